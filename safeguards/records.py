@@ -137,3 +137,28 @@ class ChangeInfo:
     status: ChangeStatus
     submitted_at: float = 0.0
     comment: str = field(default="", compare=False)
+
+
+#: The zone's fence record (TXT): generation, plan checksum and writer of the live plan.
+#: Every batch we submit DELETEs it exactly as read and CREATEs its successor, so Route 53
+#: itself rejects a batch built on a stale read.
+FENCE_LABEL = "_dnssg-fence"
+#: Per-name ownership marker (TXT) beside each name we manage: "_dnssg.<name>".
+OWNER_LABEL = "_dnssg"
+#: Octets a managed name must leave free so its ownership marker fits in 255.
+OWNER_PREFIX_OCTETS = len(OWNER_LABEL) + 1
+
+
+def fence_name(zone: str) -> str:
+    """FQDN of the zone's fence record."""
+    return f"{FENCE_LABEL}.{zone}"
+
+
+def owner_name(name: str) -> str:
+    """FQDN of the ownership marker of managed name `name`."""
+    return f"{OWNER_LABEL}.{name}"
+
+
+def is_reserved(name: str) -> bool:
+    """True for names our guard records use; plans may not manage them."""
+    return name.split(".", 1)[0].startswith(OWNER_LABEL)
