@@ -1,0 +1,169 @@
+"""Desired plan vs observed zone → compare-and-set change groups → batches. Pure, no I/O.
+
+A changed set becomes `DELETE(exactly what was observed) + CREATE(new)`, never UPSERT: Route 53
+rejects the whole batch when the DELETE no longer matches, so each batch is a compare-and-set on
+everything it touches. All changes to one name form a group that is never split across batches
+(a name replaced by a CNAME, or losing one set while gaining another, must never be seen half
+done). Batches respect Route 53's per-request limits, keeping room for the fence record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+from .records import (
+    MAX_RECORDS_PER_BATCH,
+    MAX_VALUE_CHARS_PER_BATCH,
+    Change,
+    RecordKey,
+    RecordSet,
+    is_reserved,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeGroup:
+    """Every change to one name, DELETEs first: applied in one batch or not at all."""
+
+    name: str
+    changes: tuple[Change, ...]
+
+    @property
+    def record_count(self) -> int:
+        return sum(c.record_count() for c in self.changes)
+
+    @property
+    def value_chars(self) -> int:
+        return sum(c.value_chars() for c in self.changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """What it takes to turn the observed managed sets into the desired ones."""
+
+    groups: tuple[ChangeGroup, ...]
+    creates: tuple[RecordSet, ...]
+    updates: tuple[tuple[RecordSet, RecordSet], ...]  # (observed, desired)
+    deletes: tuple[RecordSet, ...]
+    unchanged: int
+
+    @property
+    def empty(self) -> bool:
+        return not self.groups
+
+    def changed_names(self) -> frozenset[str]:
+        return frozenset(g.name for g in self.groups)
+
+
+def managed_observed(observed: Iterable[RecordSet], names: Iterable[str]) -> dict[RecordKey, RecordSet]:
+    """The observed sets at `names`, by key; our own guard records are never part of a plan."""
+    wanted = frozenset(names)
+    return {r.key: r for r in observed if r.name in wanted and not is_reserved(r.name)}
+
+
+def compute_diff(
+    desired: Sequence[RecordSet], observed: dict[RecordKey, RecordSet], retire: Iterable[str] = ()
+) -> Diff:
+    """Changes from `observed` (managed sets only, by key) to `desired`.
+
+    A set observed at a desired name but absent from the plan is deleted (the plan owns the
+    whole name); sets at retired names are deleted; nothing else is touched.
+    """
+    want = {r.key: r for r in desired}
+    desired_names = {r.name for r in desired} | set(retire)
+    per_name: dict[str, tuple[list[Change], list[Change]]] = {}
+    creates: list[RecordSet] = []
+    updates: list[tuple[RecordSet, RecordSet]] = []
+    deletes: list[RecordSet] = []
+    unchanged = 0
+
+    def slot(name: str) -> tuple[list[Change], list[Change]]:
+        return per_name.setdefault(name, ([], []))
+
+    for key, new in want.items():
+        old = observed.get(key)
+        if old is None:
+            slot(new.name)[1].append(Change("CREATE", new))
+            creates.append(new)
+        elif old != new:
+            dels, adds = slot(new.name)
+            dels.append(Change("DELETE", old))
+            adds.append(Change("CREATE", new))
+            updates.append((old, new))
+        else:
+            unchanged += 1
+    for key, old in observed.items():
+        if key not in want and old.name in desired_names:
+            slot(old.name)[0].append(Change("DELETE", old))
+            deletes.append(old)
+
+    groups = tuple(
+        ChangeGroup(name, tuple(sorted(dels, key=_order)) + tuple(sorted(adds, key=_order)))
+        for name, (dels, adds) in sorted(per_name.items())
+    )
+    return Diff(groups, tuple(creates), tuple(updates), tuple(deletes), unchanged)
+
+
+def _order(change: Change) -> tuple[str, str, str]:
+    r = change.rrset
+    return (r.type, r.set_identifier or "", ",".join(r.values))
+
+
+def apply_diff(observed: dict[RecordKey, RecordSet], groups: Iterable[ChangeGroup]) -> dict[RecordKey, RecordSet]:
+    """The zone (by key) after `groups` are applied to `observed`: what Route 53 would hold.
+
+    Raises ValueError where Route 53 would reject the change (for tests and dry runs)."""
+    state = dict(observed)
+    for group in groups:
+        for change in group.changes:
+            key = change.rrset.key
+            if change.action == "DELETE":
+                if state.get(key) != change.rrset:
+                    raise ValueError(f"DELETE of {key} does not match the current set")
+                del state[key]
+            elif change.action == "CREATE":
+                if key in state:
+                    raise ValueError(f"CREATE of {key}: set already exists")
+                state[key] = change.rrset
+            else:
+                state[key] = change.rrset
+    return state
+
+
+def batch_groups(
+    groups: Sequence[ChangeGroup],
+    *,
+    max_records: int = MAX_RECORDS_PER_BATCH,
+    max_chars: int = MAX_VALUE_CHARS_PER_BATCH,
+    reserve_records: int = 0,
+    reserve_chars: int = 0,
+) -> list[list[ChangeGroup]]:
+    """Pack groups, in order, into as few batches as the limits allow (first fit in order keeps
+    canary-first ordering and is optimal when groups are small relative to the limits).
+
+    `reserve_*` keeps room in every batch for the fence record's DELETE + CREATE.
+    Raises InvalidInput for a group that cannot fit in any batch on its own.
+    """
+    room_records = max_records - reserve_records
+    room_chars = max_chars - reserve_chars
+    batches: list[list[ChangeGroup]] = []
+    current: list[ChangeGroup] = []
+    n_records = n_chars = 0
+    for group in groups:
+        gr, gc = group.record_count, group.value_chars
+        if gr > room_records or gc > room_chars:
+            raise InvalidInput(
+                f"change to {group.name} is too large for one Route 53 request: "
+                f"{gr} records / {gc} value characters (limits {room_records} / {room_chars} after guard records)"
+            )
+        if current and (n_records + gr > room_records or n_chars + gc > room_chars):
+            batches.append(current)
+            current, n_records, n_chars = [], 0, 0
+        current.append(group)
+        n_records += gr
+        n_chars += gc
+    if current:
+        batches.append(current)
+    return batches
