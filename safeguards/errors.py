@@ -68,7 +68,10 @@ class CircuitOpen(SafeguardsError):
 
 
 class FenceLost(SafeguardsError):
-    """A plan-store write was refused because our lease epoch is no longer current."""
+    """A plan-store write was refused because our lease epoch is no longer current (another
+    enactor took over the zone). Exit code 4, like a stale generation."""
+
+    exit_code = 4
 
 
 class BackendError(SafeguardsError):
