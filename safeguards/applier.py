@@ -36,6 +36,7 @@ from .errors import (
     SafeguardsError,
     StaleGeneration,
     VerificationFailed,
+    ZoneNotFound,
 )
 from .fence import Fence, find_fence, marker, marker_owners, parse_fence
 from .guards import GuardOptions, check_all
@@ -97,6 +98,37 @@ class ApplyResult:
             "change_ids": self.change_ids,
             "warnings": self.warnings,
             "rolled_back_to": self.rolled_back_to,
+        }
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A dry run: the diff and the verdicts, nothing written."""
+
+    plan: Plan
+    diff: Diff
+    live: Fence | None
+    stale: StaleGeneration | None
+    refusal: GuardRefused | None
+
+    @property
+    def error(self) -> SafeguardsError | None:
+        """The first reason `apply` would stop, if any."""
+        return self.stale or self.refusal
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.diff
+        return {
+            "zone": self.plan.zone,
+            "generation": self.plan.generation,
+            "checksum": self.plan.checksum,
+            "live_generation": self.live.generation if self.live else None,
+            "creates": [r.to_dict() for r in d.creates],
+            "updates": [{"from": o.to_dict(), "to": n.to_dict()} for o, n in d.updates],
+            "deletes": [r.to_dict() for r in d.deletes],
+            "unchanged": d.unchanged,
+            "stale": str(self.stale) if self.stale else None,
+            "refused": list(self.refusal.problems) if self.refusal else [],
         }
 
 
@@ -180,12 +212,33 @@ class Applier:
         self._check_circuit(plan.zone)
         zone_id = self.backend.resolve_zone(plan.zone, create=self.options.create_zone and not dry_run)
         if dry_run:
-            snap = self._read(zone_id, plan.zone)
-            self._check_fresh(plan, snap.fence)
-            diff = self._diff_and_guard(plan, snap, force=force, adopt=adopt)
-            return ApplyResult(plan.zone, plan.generation, plan.checksum, "dry-run", diff)
+            preview = self.preview(plan, force=force, adopt=adopt)
+            if preview.error:
+                raise preview.error
+            return ApplyResult(plan.zone, plan.generation, plan.checksum, "dry-run", preview.diff)
         self.store.put_plan(plan)
         return self._fenced(plan, lambda lease: self._enact(plan, zone_id, lease, force=force, adopt=adopt))
+
+    def preview(self, plan: Plan, *, force: bool = False, adopt: bool = False) -> Preview:
+        """What `apply` would do, without writing anything anywhere: the diff, the live
+        generation and every guard refusal (none raised). A zone not created yet reads empty."""
+        try:
+            zone_id = self.backend.resolve_zone(plan.zone)
+            snap = self._read(zone_id, plan.zone)
+        except ZoneNotFound:
+            snap = _Snapshot((), None, None, {}, {})
+        observed = managed_observed(snap.sets, plan.managed_names())
+        diff = compute_diff(plan.records, observed, plan.retire)
+        stale = refusal = None
+        try:
+            self._check_fresh(plan, snap.fence)
+        except StaleGeneration as exc:
+            stale = exc
+        try:
+            check_all(plan, observed, snap.owners, diff, self.options.guards, force=force, adopt=adopt)
+        except GuardRefused as exc:
+            refusal = exc
+        return Preview(plan, diff, snap.fence, stale, refusal)
 
     def rollback(self, zone: str, *, to: int | None = None) -> ApplyResult:
         """Make an earlier plan's content live again, as a new generation above the live one."""
