@@ -210,12 +210,12 @@ class Applier:
         next apply resumes)."""
         self._log("apply.start", plan.zone, plan.generation, plan.checksum, dry_run=dry_run, force=force)
         self._check_circuit(plan.zone)
-        zone_id = self.backend.resolve_zone(plan.zone, create=self.options.create_zone and not dry_run)
         if dry_run:
             preview = self.preview(plan, force=force, adopt=adopt)
             if preview.error:
                 raise preview.error
             return ApplyResult(plan.zone, plan.generation, plan.checksum, "dry-run", preview.diff)
+        zone_id = self.backend.resolve_zone(plan.zone, create=self.options.create_zone)
         self.store.put_plan(plan)
         return self._fenced(plan, lambda lease: self._enact(plan, zone_id, lease, force=force, adopt=adopt))
 

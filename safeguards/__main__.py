@@ -1,0 +1,5 @@
+"""`python -m safeguards` runs the CLI."""
+
+from .cli import main
+
+main()
