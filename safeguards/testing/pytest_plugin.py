@@ -1,0 +1,1 @@
+"""pytest plugin of dns-safeguards (fixtures arrive with the race harness)."""
