@@ -227,7 +227,7 @@ class Applier:
             snap = self._read(zone_id, plan.zone)
         except ZoneNotFound:
             snap = _Snapshot((), None, None, {}, {})
-        observed = managed_observed(snap.sets, plan.managed_names())
+        observed = self._governed(plan, snap)
         diff = compute_diff(plan.records, observed, plan.retire)
         stale = refusal = None
         try:
@@ -617,8 +617,16 @@ class Applier:
             live=fence.generation,
         )
 
+    @staticmethod
+    def _governed(plan: Plan, snap: _Snapshot) -> dict[RecordKey, RecordSet]:
+        """The observed sets this plan governs: at its own names, and at every name its owner
+        holds (by marker). A live owned name missing from the plan is therefore a deletion,
+        which the never-empty guard refuses unless the plan retires it."""
+        owned = {name for name, owner in snap.owners.items() if owner == plan.owner}
+        return managed_observed(snap.sets, plan.managed_names() | owned)
+
     def _diff_and_guard(self, plan: Plan, snap: _Snapshot, *, force: bool, adopt: bool) -> Diff:
-        observed = managed_observed(snap.sets, plan.managed_names())
+        observed = self._governed(plan, snap)
         diff = compute_diff(plan.records, observed, plan.retire)
         check_all(plan, observed, snap.owners, diff, self.options.guards, force=force, adopt=adopt)
         return diff

@@ -66,13 +66,14 @@ def managed_observed(observed: Iterable[RecordSet], names: Iterable[str]) -> dic
 def compute_diff(
     desired: Sequence[RecordSet], observed: dict[RecordKey, RecordSet], retire: Iterable[str] = ()
 ) -> Diff:
-    """Changes from `observed` (managed sets only, by key) to `desired`.
+    """Changes from `observed` to `desired`.
 
-    A set observed at a desired name but absent from the plan is deleted (the plan owns the
-    whole name); sets at retired names are deleted; nothing else is touched.
+    `observed` must already be restricted to the names the plan governs (see
+    `managed_observed`): every observed set that is not desired is deleted. Whether a deletion
+    that leaves a name empty is allowed is the never-empty guard's call, not the diff's.
+    `retire` is accepted for symmetry with the plan; retired names simply have no desired sets.
     """
     want = {r.key: r for r in desired}
-    desired_names = {r.name for r in desired} | set(retire)
     per_name: dict[str, tuple[list[Change], list[Change]]] = {}
     creates: list[RecordSet] = []
     updates: list[tuple[RecordSet, RecordSet]] = []
@@ -95,7 +96,7 @@ def compute_diff(
         else:
             unchanged += 1
     for key, old in observed.items():
-        if key not in want and old.name in desired_names:
+        if key not in want:
             slot(old.name)[0].append(Change("DELETE", old))
             deletes.append(old)
 

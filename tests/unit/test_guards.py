@@ -68,17 +68,20 @@ def test_capacity_refuses_dropping_more_than_the_fraction_at_once() -> None:
 
 def test_blast_radius_has_a_fraction_and_an_absolute_floor() -> None:
     observed = {r.key: r for r in (rs(f"n{i}", "192.0.2.1") for i in range(10))}
-    changed = [r.with_values(["192.0.2.9"]) for r in list(observed.values())[:4]]
-    diff = compute_diff(changed, observed)
-    problems = check_blast_radius(10, diff, GuardOptions())
+    sets = list(observed.values())
+
+    def moving(n: int, among: list[RecordSet]) -> list[RecordSet]:
+        return [r.with_values(["192.0.2.9"]) for r in among[:n]] + among[n:]
+
+    problems = check_blast_radius(10, compute_diff(moving(4, sets), observed), GuardOptions())
     assert len(problems) == 1 and "4 of 10 managed record sets" in problems[0] and "3 allowed" in problems[0]
-    assert check_blast_radius(10, compute_diff(changed[:3], observed), GuardOptions()) == []
+    assert check_blast_radius(10, compute_diff(moving(3, sets), observed), GuardOptions()) == []
+    # Deletions count too.
+    assert check_blast_radius(10, compute_diff(sets[:6], observed), GuardOptions())
     # Small zone: 30% of 3 is 0, the floor still lets 2 sets move, not 3.
     small = dict(list(observed.items())[:3])
-    assert check_blast_radius(3, compute_diff(changed[:2], small), GuardOptions()) == []
-    assert check_blast_radius(
-        3, compute_diff([r.with_values(["192.0.2.9"]) for r in small.values()], small), GuardOptions()
-    )
+    assert check_blast_radius(3, compute_diff(moving(2, sets[:3]), small), GuardOptions()) == []
+    assert check_blast_radius(3, compute_diff(moving(3, sets[:3]), small), GuardOptions())
 
 
 def test_ownership_needs_our_marker_or_adopt() -> None:
