@@ -68,6 +68,7 @@ class ApplyOptions:
     circuit_threshold: int = 3
     create_zone: bool = False
     keep_plans: int = 3
+    weight_step: int | None = None  # shift weighted sets at most this much per stage
 
 
 @dataclass
@@ -421,7 +422,7 @@ class Applier:
         seq = snap.fence.seq if snap.fence else 0
         reserve = 2 + (len(fence_rrset.values) if fence_rrset else 0)
         reserve_chars = 2 * 400  # fence values are ~200 characters; keep room for old and new
-        stages = self._stages(plan, groups)
+        stages = self._stages(plan, groups, self._governed(plan, snap))
         result = ApplyResult(plan.zone, plan.generation, plan.checksum, "applied", diff)
         batches_per_stage = [
             batch_groups(stage, reserve_records=reserve, reserve_chars=reserve_chars) for _, stage in stages
@@ -653,12 +654,34 @@ class Applier:
             changes.append(Change("CREATE", marker(name, plan.owner)))
         return [ChangeGroup(name, tuple(changes)) for name, changes in sorted(by_name.items())]
 
-    @staticmethod
-    def _stages(plan: Plan, groups: list[ChangeGroup]) -> list[tuple[str, list[ChangeGroup]]]:
+    def _stages(
+        self, plan: Plan, groups: list[ChangeGroup], governed: dict[RecordKey, RecordSet]
+    ) -> list[tuple[str, list[ChangeGroup]]]:
+        """Canary names first; then, for weighted sets whose weight moves by more than
+        `weight_step`, intermediate stages that shift the weight in steps; then the rest."""
         canary = set(plan.canary)
         first = [g for g in groups if g.name in canary]
         rest = [g for g in groups if g.name not in canary]
-        return [(label, gs) for label, gs in (("canary", first), ("main", rest)) if gs]
+        stages = [("canary", first)] if first else []
+        step = self.options.weight_step
+        if step:
+            shifts = _weight_shifts(rest, step)
+            if shifts:
+                stages += _weight_stages(shifts, governed)
+                last = {new.key: mid for (_old, new, mid) in _final_intermediates(shifts)}
+                rest = [
+                    ChangeGroup(
+                        g.name,
+                        tuple(
+                            Change("DELETE", last[c.rrset.key]) if c.action == "DELETE" and c.rrset.key in last else c
+                            for c in g.changes
+                        ),
+                    )
+                    for g in rest
+                ]
+        if rest:
+            stages.append(("main", rest))
+        return stages
 
     @staticmethod
     def _derive(source: Plan, generation: int, retire: Sequence[str] | frozenset[str] = ()) -> Plan:
@@ -702,3 +725,51 @@ class Applier:
 
 def _replace(options: ApplyOptions, **changes: Any) -> ApplyOptions:
     return dataclasses.replace(options, **changes)
+
+
+def _weight_shifts(groups: list[ChangeGroup], step: int) -> list[tuple[RecordSet, RecordSet, int]]:
+    """(old, new, steps) for weighted sets updated with a weight change larger than `step`."""
+    shifts = []
+    for g in groups:
+        dels = {c.rrset.key: c.rrset for c in g.changes if c.action == "DELETE"}
+        for c in g.changes:
+            old = dels.get(c.rrset.key)
+            new = c.rrset
+            if c.action == "CREATE" and old is not None and new.weight is not None and old.weight is not None:
+                delta = abs(new.weight - old.weight)
+                if delta > step:
+                    shifts.append((old, new, -(-delta // step)))
+    return shifts
+
+
+def _intermediate(old: RecordSet, new: RecordSet, i: int, n: int) -> RecordSet:
+    assert old.weight is not None and new.weight is not None
+    weight = round(old.weight + (new.weight - old.weight) * i / n)
+    return RecordSet(old.name, old.type, old.ttl, old.values, old.set_identifier, weight)
+
+
+def _weight_stages(
+    shifts: list[tuple[RecordSet, RecordSet, int]], governed: dict[RecordKey, RecordSet]
+) -> list[tuple[str, list[ChangeGroup]]]:
+    """Intermediate stages: values stay, weights move toward their targets one step a stage."""
+    n = max(steps for _, _, steps in shifts)
+    current = {old.key: governed.get(old.key, old) for old, _, _ in shifts}
+    stages = []
+    for i in range(1, n):
+        per_name: dict[str, list[Change]] = {}
+        for old, new, _ in shifts:
+            mid = _intermediate(old, new, i, n)
+            if mid != current[old.key]:
+                per_name.setdefault(old.name, []).extend([Change("DELETE", current[old.key]), Change("CREATE", mid)])
+                current[old.key] = mid
+        if per_name:
+            stages.append((f"weights {i}/{n}", [ChangeGroup(k, tuple(v)) for k, v in sorted(per_name.items())]))
+    return stages
+
+
+def _final_intermediates(
+    shifts: list[tuple[RecordSet, RecordSet, int]],
+) -> list[tuple[RecordSet, RecordSet, RecordSet]]:
+    """(old, new, the last intermediate set) so the final stage DELETEs what will be live."""
+    n = max(steps for _, _, steps in shifts)
+    return [(old, new, _intermediate(old, new, n - 1, n)) if n > 1 else (old, new, old) for old, new, _ in shifts]
