@@ -216,15 +216,18 @@ class Applier:
             if preview.error:
                 raise preview.error
             return ApplyResult(plan.zone, plan.generation, plan.checksum, "dry-run", preview.diff)
-        zone_id = self.backend.resolve_zone(plan.zone, create=self.options.create_zone)
-        self.store.put_plan(plan)
-        return self._fenced(plan, lambda lease: self._enact(plan, zone_id, lease, force=force, adopt=adopt))
+        return self._fenced(
+            plan,
+            lambda lease: self._enact(
+                plan, self._zone_id(plan.zone, create=self.options.create_zone), lease, force=force, adopt=adopt
+            ),
+        )
 
     def preview(self, plan: Plan, *, force: bool = False, adopt: bool = False) -> Preview:
         """What `apply` would do, without writing anything anywhere: the diff, the live
         generation and every guard refusal (none raised). A zone not created yet reads empty."""
         try:
-            zone_id = self.backend.resolve_zone(plan.zone)
+            zone_id = self._zone_id(plan.zone)
             snap = self._read(zone_id, plan.zone)
         except ZoneNotFound:
             snap = _Snapshot((), None, None, {}, {})
@@ -244,7 +247,7 @@ class Applier:
     def rollback(self, zone: str, *, to: int | None = None) -> ApplyResult:
         """Make an earlier plan's content live again, as a new generation above the live one."""
         self._check_circuit(zone)
-        zone_id = self.backend.resolve_zone(zone)
+        zone_id = self._zone_id(zone)
         snap = self._read(zone_id, zone)
         live = snap.fence.generation if snap.fence else None
         if to is None:
@@ -267,7 +270,7 @@ class Applier:
     def repair(self, zone: str) -> ApplyResult:
         """Restore the last known good content on every name found below its minimum
         (the self-repair that failed in 2025). Nothing to do: outcome "noop"."""
-        zone_id = self.backend.resolve_zone(zone)
+        zone_id = self._zone_id(zone)
         snap = self._read(zone_id, zone)
         state = self.store.state(zone)
         source = None
@@ -294,7 +297,7 @@ class Applier:
         """Delete old plans: older than the live generation minus `keep`, not live (Route 53's
         fence is the truth), not the last known good; each delete fenced by our lease."""
         keep = self.options.keep_plans if keep is None else keep
-        zone_id = self.backend.resolve_zone(zone)
+        zone_id = self._zone_id(zone)
         snap = self._read(zone_id, zone)
         if snap.fence is None:
             return []
@@ -318,7 +321,7 @@ class Applier:
 
     def status(self, zone: str) -> ZoneStatus:
         """The zone's live generation, record sets and circuit state."""
-        zone_id = self.backend.resolve_zone(zone)
+        zone_id = self._zone_id(zone)
         snap = self._read(zone_id, zone)
         records = tuple(
             r for r in snap.sets if not is_reserved(r.name) and not (r.name == zone and r.type in ("SOA", "NS"))
@@ -383,6 +386,7 @@ class Applier:
                 live=snap.fence.generation if snap.fence else None,
             )
             diff = self._diff_and_guard(plan, snap, force=force, adopt=adopt)
+            self._store_plan(plan)
             groups = self._with_markers(plan, snap, diff.groups, adopt=adopt)
             if not groups and snap.fence and snap.fence.generation == plan.generation and snap.fence.done:
                 self._log("apply.noop", plan.zone, plan.generation, plan.checksum)
@@ -400,6 +404,22 @@ class Applier:
         raise BackendError(
             f"{plan.zone}: gave up on generation {plan.generation} after {self.options.max_cas_attempts} "
             "compare-and-set conflicts with other writers; nothing more was applied"
+        )
+
+    def _store_plan(self, plan: Plan) -> None:
+        # Stored only once the guards passed, so a refused plan does not burn its generation.
+        try:
+            self.store.put_plan(plan)
+        except InvalidInput as exc:
+            # Another writer holds this generation number with other content: ours lost the race.
+            raise StaleGeneration(str(exc), ours=plan.generation, live=plan.generation) from exc
+
+    def _zone_id(self, zone: str, *, create: bool = False) -> str:
+        return call_with_retries(
+            lambda: self.backend.resolve_zone(zone, create=create),
+            backoff=self.options.backoff,
+            clock=self.clock,
+            rng=self.rng,
         )
 
     def _record(self, plan: Plan, lease: Lease) -> None:
@@ -460,9 +480,16 @@ class Applier:
     ) -> ChangeInfo | None:
         batch = ([Change("DELETE", old_fence)] if old_fence else []) + [Change("CREATE", new_fence)] + changes
         ctx = {"enactor": self.enactor_id, "zone": plan.zone, "generation": plan.generation, "index": index}
-        self.checkpoint("batch.before", **ctx, total=total)
         if self.options.use_lease:
-            self.store.acquire_lease(plan.zone, self.enactor_id, self.options.lease_ttl)  # renew, or FenceLost
+            renewed = self.store.acquire_lease(plan.zone, self.enactor_id, self.options.lease_ttl)
+            if renewed.epoch != lease.epoch:
+                raise FenceLost(
+                    f"{plan.zone}: lease lost while applying generation {plan.generation} (epoch {lease.epoch} "
+                    f"became {renewed.epoch}); stopping before batch {index}/{total}"
+                )
+        # A pause here (after the renewal, before the write) is the 2025 stall: only Route 53's
+        # check of the fence inside the batch can catch it.
+        self.checkpoint("batch.before", **ctx, total=total)
         comment = f"dns-safeguards gen={plan.generation} batch={index}/{total} by={self.enactor_id}"
         try:
             info = call_with_retries(

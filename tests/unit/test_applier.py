@@ -4,6 +4,7 @@ fail if the safeguard it names were removed."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import pytest
@@ -14,6 +15,7 @@ from safeguards.clock import VirtualClock
 from safeguards.errors import (
     BackendError,
     CircuitOpen,
+    FenceLost,
     GuardRefused,
     StaleGeneration,
     VerificationFailed,
@@ -125,8 +127,9 @@ def test_the_store_checks_the_fence_at_write_time(env: Env) -> None:
     fired = []
 
     def stall_then_let_b_win(name: str, **ctx) -> None:
-        if name == "fence.checked" and not fired:
+        if name == "batch.before" and not fired:
             fired.append(ctx)
+            env.clock.advance(env.options.lease_ttl + 1)  # stalled past its lease
             env.applier("b").apply(newer)
 
     slow = env.applier("a", checkpoint=stall_then_let_b_win)
@@ -136,35 +139,35 @@ def test_the_store_checks_the_fence_at_write_time(env: Env) -> None:
     assert env.sets()[newer.records[0].key] == newer.records[0]
 
 
-def test_without_the_fence_delete_the_stale_write_would_win(env: Env, monkeypatch) -> None:
-    """Teeth: drop the fence DELETE from batches and the same interleaving lets the stale plan
-    overwrite the newer one. This is what the guard record prevents."""
-    import safeguards.applier as mod
-
+def test_without_the_fence_delete_the_stale_write_would_win(env: Env) -> None:
+    """Teeth: make the batch's DELETEs match whatever is there at write time (an unconditional
+    write, like UPSERT) and the same interleaving lets the stale plan overwrite the newer one.
+    This is what the exact-match DELETE of the fence prevents."""
     env.applier().apply(make_plan(1, *BASE))
     newer = make_plan(3, rs("api", "192.0.2.1", "192.0.2.2", "192.0.2.5"), *BASE[1:])
     stale = make_plan(2, rs("api", "192.0.2.1", "192.0.2.2", "192.0.2.6"), *BASE[1:])
-    real_submit = mod.Applier._submit
+    real_change = env.model.change_record_sets
 
-    def submit_without_fence_cas(self, plan, zone_id, old_fence, new_fence, changes, lease, index, total):
-        current = {r.key: r for r in self.backend.list_record_sets(zone_id)}
-        cur_fence = current.get((fence_name(Z), "TXT", None))
-        # Overwrite whatever fence is there, and replace the sets as they are now: unconditional.
+    def unconditional(zone_id, changes, comment=""):
+        current = {r.key: r for r in env.model.list_record_sets(zone_id)}
         fixed = [
-            dataclasses.replace(c, rrset=current[c.rrset.key]) if c.action == "DELETE" and c.rrset.key in current else c
+            dataclasses.replace(c, rrset=current[c.rrset.key]) if c.action == "DELETE" else c
             for c in changes
+            if c.action != "DELETE" or c.rrset.key in current
         ]
-        return real_submit(self, plan, zone_id, cur_fence, new_fence, fixed, lease, index, total)
+        return real_change(zone_id, fixed, comment)
 
-    monkeypatch.setattr(mod.Applier, "_submit", submit_without_fence_cas)
+    env.model.change_record_sets = unconditional  # type: ignore[method-assign]
     fired = []
 
     def stall(name: str, **ctx) -> None:
-        if name == "fence.checked" and not fired:
+        if name == "batch.before" and not fired:
             fired.append(1)
+            env.clock.advance(env.options.lease_ttl + 1)
             env.applier("b").apply(newer)
 
-    env.applier("a", checkpoint=stall).apply(stale)
+    with contextlib.suppress(FenceLost):  # only its bookkeeping is fenced; Route 53 took the write
+        env.applier("a", checkpoint=stall).apply(stale)
     assert env.live() == 2  # the older generation went live over the newer one: I2 broken
 
 
