@@ -1,18 +1,57 @@
 """Plans: a zone, a generation and the record sets wanted there. Pure: parse, validate,
 canonicalize, checksum. No I/O except `load_plan`, which reads one file.
 
-TO BE COMPLETED (issue 3): parsing and validation of every rule listed in the issue.
+File format (YAML or JSON)::
+
+    zone: example.com          # trailing dot optional
+    generation: 7              # positive integer
+    owner: dns-safeguards      # optional
+    checksum: <sha256 hex>     # optional: the content checksum this file declares
+    records:
+      - name: api              # relative, "@" for the apex, or an FQDN inside the zone
+        type: A
+        ttl: 60
+        values: [192.0.2.10, 192.0.2.11]
+        set_identifier: blue   # optional, together with weight 0..255 (weighted routing)
+        weight: 10
+        min_values: 2          # optional (default 1): fewest values the set may ever have
+    retire: [old]              # optional: names this plan removes on purpose
+    canary: [www]              # optional: record names rolled out first
+
+Validation reports every problem at once, one line each naming the record, so a person can
+fix a plan in one pass; `PlanInvalid.problems` carries them all.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
-from collections.abc import Mapping
+import os
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .records import RecordKey, RecordSet
+import yaml
+
+from .errors import PlanInvalid
+from .records import (
+    MAX_NAME_OCTETS,
+    MAX_RECORDS_PER_BATCH,
+    MAX_TTL,
+    MAX_VALUE_CHARS_PER_BATCH,
+    OWNER_PREFIX_OCTETS,
+    SUPPORTED_TYPES,
+    RecordKey,
+    RecordSet,
+    fqdn,
+    in_zone,
+    is_reserved,
+    relative,
+)
+from .values import check_name, name_octets, normalize_value
 
 DEFAULT_OWNER = "dns-safeguards"
 
@@ -21,9 +60,10 @@ DEFAULT_OWNER = "dns-safeguards"
 class Plan:
     """A validated, canonical plan.
 
-    `records` are sorted by key; `retire` lists FQDNs whose sets this plan removes on purpose
+    `records` are sorted; `retire` lists FQDNs whose sets this plan removes on purpose
     (the only way a name may lose all its values); `min_values` maps a set's key to the fewest
-    values it may ever have (default 1); `canary` lists FQDNs rolled out first.
+    values it may ever have (default 1; `parse_plan` keeps only minimums above 1, so plans
+    that mean the same compare equal); `canary` lists FQDNs rolled out first.
     """
 
     zone: str
@@ -73,3 +113,501 @@ def content_checksum(canonical: Mapping[str, Any]) -> str:
     """SHA-256 hex of a canonical mapping serialized with sorted keys and no spaces."""
     blob = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+# =========================================================================== parsing
+
+_TOP_KEYS = ("zone", "generation", "owner", "checksum", "records", "retire", "canary")
+_RECORD_KEYS = ("name", "type", "ttl", "values", "set_identifier", "weight", "min_values")
+#: Owners are written into TXT markers and the fence as `owner=<owner>`: no spaces or quotes.
+_OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+_CHECKSUM = re.compile(r"[0-9a-f]{64}")
+#: Route 53's limit on SetIdentifier.
+MAX_SET_IDENTIFIER = 128
+MAX_WEIGHT = 255
+#: Types Route 53 manages itself at (or for) the zone; a plan may not touch them.
+_NOT_MANAGEABLE = "SOA"
+
+
+@dataclass
+class _Entry:
+    """One `records[i]` as far as it parsed; `rrset` is set only when it had no problem."""
+
+    index: int
+    label: str
+    name: str | None
+    rtype: str | None
+    set_identifier: str | None
+    rrset: RecordSet | None = None
+    min_values: int = 1
+
+
+def _kind(value: object) -> str:
+    """How a value of the wrong type is shown: `bool True`, `list [...]`, `nothing`."""
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:40] + '...'}"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _unknown_keys(data: Mapping[Any, Any], known: Sequence[str]) -> list[str]:
+    """One problem per key not in `known`, with a suggestion for near misses ('value')."""
+    out = []
+    for key in data:
+        if key in known:
+            continue
+        hint = difflib.get_close_matches(str(key), known, n=1)
+        suffix = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(known)})"
+        out.append(f"unknown key {key!r}{suffix}")
+    return out
+
+
+def _parse_zone(raw: object) -> tuple[str | None, str | None]:
+    """(canonical zone, problem)."""
+    if raw is None:
+        return None, "zone: missing (e.g. 'zone: example.com')"
+    if not isinstance(raw, str) or not raw.strip():
+        return None, f"zone: must be a domain name, got {_kind(raw)}"
+    zone = fqdn(raw)
+    try:
+        check_name(zone, what="zone")
+    except ValueError as e:
+        return None, f"zone: {e}"
+    if is_reserved(zone):
+        return None, f"zone: {zone} is a reserved name (_dnssg*)"
+    return zone, None
+
+
+def _candidate(raw: str, zone: str) -> str:
+    """The FQDN a plan name means: "@" is the apex; a name ending in a dot, or ending in the
+    zone's name, is absolute; anything else is relative to the zone."""
+    text = raw.strip()
+    if text == "@":
+        return zone
+    absolute = fqdn(text)
+    if text.endswith(".") or in_zone(absolute, zone):
+        return absolute
+    return fqdn(f"{text}.{zone}")
+
+
+def _resolve_name(raw: object, zone: str | None) -> tuple[str | None, str, str | None]:
+    """(canonical name or None, how to show it, problem or None) for a plan name."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None, repr(raw), f"name must be a non-empty string, got {_kind(raw)} (quote it in YAML)"
+    if zone is None:  # the zone is bad: the name cannot be placed, the zone's problem says why
+        return None, repr(raw), None
+    name = _candidate(raw, zone)
+    if not in_zone(name, zone):
+        return None, name, f"name {name} is outside the zone {zone}"
+    try:
+        check_name(name, wildcard=True)
+    except ValueError as e:
+        return None, name, str(e)
+    if is_reserved(name):
+        return None, name, f"name {name} is reserved for dns-safeguards' own records (_dnssg*)"
+    if name_octets(name) + OWNER_PREFIX_OCTETS > MAX_NAME_OCTETS:
+        return (
+            None,
+            name,
+            f"name is {name_octets(name)} octets: its ownership marker _dnssg.<name> would exceed "
+            f"{MAX_NAME_OCTETS} (max {MAX_NAME_OCTETS - OWNER_PREFIX_OCTETS} for a managed name)",
+        )
+    return name, name, None
+
+
+def _parse_record(index: int, raw: object, zone: str | None, problems: list[str]) -> _Entry | None:
+    """Parse and check `records[index]`, appending its problems; the entry even when invalid
+    (cross-record checks use its name and type), None when it is not a mapping at all."""
+    where = f"records[{index}]"
+    if not isinstance(raw, Mapping):
+        problems.append(f"{where}: must be a mapping with name, type, ttl and values, got {_kind(raw)}")
+        return None
+    own: list[str] = []
+
+    name, shown, problem = (None, "?", "name: missing") if "name" not in raw else _resolve_name(raw["name"], zone)
+    if problem:
+        own.append(problem)
+
+    rtype: str | None = None
+    raw_type = raw.get("type")
+    if raw_type is None:
+        own.append("type: missing")
+    elif not isinstance(raw_type, str):
+        own.append(f"type must be a string, got {_kind(raw_type)}")
+    elif raw_type.strip().upper() == _NOT_MANAGEABLE:
+        own.append("SOA records are managed by Route 53, not by plans")
+    elif raw_type.strip().upper() not in SUPPORTED_TYPES:
+        own.append(f"unsupported type {raw_type!r} (supported: {', '.join(SUPPORTED_TYPES)})")
+    else:
+        rtype = raw_type.strip().upper()
+
+    set_id, weight = raw.get("set_identifier"), raw.get("weight")
+    if set_id is not None and (not isinstance(set_id, str) or not 1 <= len(set_id) <= MAX_SET_IDENTIFIER):
+        own.append(f"set_identifier must be a string of 1..{MAX_SET_IDENTIFIER} characters, got {_kind(set_id)}")
+        set_id = None
+    shown_type = rtype or (raw_type if isinstance(raw_type, str) else "?")
+    label = f"{where} ({shown} {shown_type}" + (f", set {set_id}" if set_id is not None else "") + ")"
+
+    own.extend(_unknown_keys(raw, _RECORD_KEYS))
+    if ("set_identifier" in raw) != ("weight" in raw):
+        own.append("set_identifier and weight go together (weighted routing): give both or neither")
+    if "weight" in raw and not (_is_int(weight) and 0 <= weight <= MAX_WEIGHT):
+        own.append(f"weight must be an integer in 0..{MAX_WEIGHT}, got {_kind(weight)}")
+
+    ttl = raw.get("ttl")
+    if ttl is None:
+        own.append("ttl: missing")
+    elif not (_is_int(ttl) and 0 <= ttl <= MAX_TTL):
+        own.append(f"ttl must be an integer in 0..{MAX_TTL}, got {_kind(ttl)}")
+
+    values = _parse_values(raw.get("values"), rtype, "values" in raw, own)
+
+    min_values = raw.get("min_values", 1)
+    if not (_is_int(min_values) and min_values >= 1):
+        own.append(f"min_values must be an integer of at least 1, got {_kind(min_values)}")
+        min_values = 1
+    elif values and min_values > len(values):
+        own.append(f"min_values {min_values} is more than its {len(values)} value(s)")
+
+    if name is not None and zone is not None and rtype is not None:
+        if rtype == "NS" and name == zone:
+            own.append("NS at the zone apex is managed by Route 53, not by plans")
+        if rtype == "NS" and name.startswith("*."):
+            own.append("NS records cannot have a wildcard name")
+        if rtype == "CNAME" and name == zone:
+            own.append("CNAME is not allowed at the zone apex")
+
+    problems.extend(f"{label}: {p}" for p in own)
+    entry = _Entry(index, label, name, rtype, set_id, min_values=min_values)
+    if not own and name is not None and rtype is not None and values:
+        entry.rrset = RecordSet(
+            name, rtype, ttl, tuple(sorted(values)), set_id, weight if set_id is not None else None
+        )
+    return entry
+
+
+def _parse_values(raw: object, rtype: str | None, present: bool, own: list[str]) -> list[str]:
+    """Canonical values of one set (empty when any is bad), appending problems to `own`."""
+    if not present or raw is None:
+        own.append("values: missing (a list of at least one value)")
+        return []
+    if not isinstance(raw, list):
+        own.append(f"values must be a list, got {_kind(raw)}")
+        return []
+    if not raw:
+        own.append("values is empty: a record set needs at least one value (use 'retire' to remove a name)")
+        return []
+    if rtype is None:
+        return []
+    if rtype == "CNAME" and len(raw) > 1:
+        own.append(f"a CNAME has exactly one value, got {len(raw)}")
+    out: list[str] = []
+    bad = False
+    seen: dict[str, int] = {}
+    for j, value in enumerate(raw):
+        try:
+            canon = normalize_value(rtype, value)
+        except ValueError as e:
+            own.append(str(e))
+            bad = True
+            continue
+        if canon in seen:
+            own.append(f"duplicate value {canon!r} (values[{seen[canon]}] and values[{j}])")
+            bad = True
+        seen.setdefault(canon, j)
+        out.append(canon)
+    if len(raw) > MAX_RECORDS_PER_BATCH:
+        own.append(f"{len(raw)} values: more than fit in one Route 53 batch ({MAX_RECORDS_PER_BATCH})")
+    chars = sum(len(v) for v in out)
+    if chars > MAX_VALUE_CHARS_PER_BATCH:
+        own.append(f"{chars} characters of values: more than fit in one Route 53 batch ({MAX_VALUE_CHARS_PER_BATCH})")
+    return [] if bad else out
+
+
+def _parse_names(raw: object, key: str, zone: str | None, problems: list[str]) -> list[tuple[int, str]]:
+    """The canonical names listed under `key` (retire, canary) with their indices."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(f"{key}: must be a list of names, got {_kind(raw)}")
+        return []
+    out: list[tuple[int, str]] = []
+    first: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        name, shown, problem = _resolve_name(item, zone)
+        if problem:
+            problems.append(f"{key}[{i}] ({shown}): {problem}")
+        elif name is not None:
+            if name in first:
+                problems.append(f"{key}[{i}] ({name}): listed twice (also {key}[{first[name]}])")
+                continue
+            first[name] = i
+            out.append((i, name))
+    return out
+
+
+def _cross_checks(entries: list[_Entry], problems: list[str]) -> None:
+    """Rules between record sets: duplicates, CNAME beside other types, weighted beside plain."""
+    by_key: dict[RecordKey, _Entry] = {}
+    by_name: dict[str, list[_Entry]] = {}
+    by_name_type: dict[tuple[str, str], list[_Entry]] = {}
+    for e in entries:
+        if e.name is None or e.rtype is None:
+            continue
+        key = (e.name, e.rtype, e.set_identifier)
+        if key in by_key:
+            first = by_key[key].index
+            problems.append(f"{e.label}: duplicate record set (same name, type and set_identifier as records[{first}])")
+        else:
+            by_key[key] = e
+        by_name.setdefault(e.name, []).append(e)
+        by_name_type.setdefault((e.name, e.rtype), []).append(e)
+    for name, group in by_name.items():
+        others = [e for e in group if e.rtype != "CNAME"]
+        if others and len(others) < len(group):
+            listed = ", ".join(f"{o.rtype} at records[{o.index}]" for o in others)
+            for e in group:
+                if e.rtype == "CNAME":
+                    problems.append(f"{e.label}: a CNAME cannot coexist with other records at {name} ({listed})")
+    for (name, rtype), group in by_name_type.items():
+        weighted = [e for e in group if e.set_identifier is not None]
+        if weighted and len(weighted) < len(group):
+            for e in group:
+                if e.set_identifier is None:
+                    problems.append(
+                        f"{e.label}: {name} {rtype} mixes weighted (records[{weighted[0].index}]) and plain record sets"
+                    )
+
+
+_LOCATION = re.compile(r"(records|retire|canary)\[(\d+)\]")
+_SECTIONS = {"records": 1, "retire": 2, "canary": 3}
+
+
+def _problem_order(problem: str) -> tuple[int, int]:
+    """Top-level problems first, then in file order (a stable sort keeps each record's order)."""
+    m = _LOCATION.match(problem)
+    return (_SECTIONS[m.group(1)], int(m.group(2))) if m else (0, 0)
+
+
+def parse_plan(data: object, *, source: str = "plan") -> Plan:
+    """Validate a parsed plan document (a mapping from YAML or JSON) into a canonical `Plan`.
+
+    Raises `PlanInvalid` listing every problem found, one line each naming the record (see the
+    module doc for the format and `tests/unit/test_plan.py` for every rule).
+    """
+    if not isinstance(data, Mapping):
+        problem = f"top level: must be a mapping with zone, generation and records, got {_kind(data)}"
+        raise PlanInvalid(f"{source}: 1 problem(s): {problem}", problems=[problem])
+    problems: list[str] = []
+    problems.extend(f"top level: {p}" for p in _unknown_keys(data, _TOP_KEYS))
+
+    zone, problem = _parse_zone(data.get("zone"))
+    if problem:
+        problems.append(problem)
+
+    generation = data.get("generation")
+    if generation is None:
+        problems.append("generation: missing (a positive integer, higher for every new plan)")
+    elif not (_is_int(generation) and generation > 0):
+        problems.append(f"generation: must be a positive integer, got {_kind(generation)}")
+
+    owner = data.get("owner", DEFAULT_OWNER)
+    if not (isinstance(owner, str) and _OWNER.fullmatch(owner)):
+        problems.append(
+            "owner: must be 1..63 letters, digits, '.', '_' or '-' (starting with a letter or digit), "
+            f"got {_kind(owner)}"
+        )
+
+    declared = data.get("checksum")
+    if declared is not None:
+        if isinstance(declared, str) and _CHECKSUM.fullmatch(declared.strip().lower()):
+            declared = declared.strip().lower()
+        else:
+            problems.append(f"checksum: must be 64 hex digits (SHA-256), got {_kind(declared)}")
+
+    raw_records = data.get("records")
+    entries: list[_Entry] = []
+    if raw_records is None:
+        problems.append("records: missing (a list of record sets; may be empty)")
+    elif not isinstance(raw_records, list):
+        problems.append(f"records: must be a list of record sets, got {_kind(raw_records)}")
+    else:
+        for i, raw in enumerate(raw_records):
+            entry = _parse_record(i, raw, zone, problems)
+            if entry is not None:
+                entries.append(entry)
+    _cross_checks(entries, problems)
+
+    record_names = {e.name for e in entries if e.name is not None}
+    retire = _parse_names(data.get("retire"), "retire", zone, problems)
+    for i, name in retire:
+        if name in record_names:
+            problems.append(f"retire[{i}] ({name}): also has records in this plan (retire it, or keep it, not both)")
+    canary = _parse_names(data.get("canary"), "canary", zone, problems)
+    for i, name in canary:
+        if name not in record_names:
+            problems.append(f"canary[{i}] ({name}): not the name of a record in this plan")
+
+    if problems:
+        problems.sort(key=_problem_order)
+        raise PlanInvalid(f"{source}: {len(problems)} problem(s): {problems[0]}", problems=problems)
+    assert zone is not None and isinstance(generation, int)  # no problems: both parsed
+    records = tuple(sorted(e.rrset for e in entries if e.rrset is not None))
+    return Plan(
+        zone=zone,
+        generation=generation,
+        records=records,
+        retire=tuple(sorted(n for _, n in retire)),
+        min_values={e.rrset.key: e.min_values for e in entries if e.rrset is not None and e.min_values > 1},
+        canary=tuple(sorted(n for _, n in canary)),
+        owner=owner,
+        declared_checksum=declared,
+    )
+
+
+# =========================================================================== round trips
+
+
+def plan_to_document(plan: Plan, *, seal: bool = False) -> dict[str, Any]:
+    """The file-format mapping of `plan` (names relative to the zone), so it can be written
+    back as YAML or JSON; `parse_plan(plan_to_document(p)) == p`.
+
+    The declared checksum is kept if the plan has one; with `seal` the computed checksum is
+    written instead, so any later edit of the file is refused until it is re-sealed.
+    """
+    zone = plan.zone
+
+    def name(n: str) -> str:
+        rel = relative(n, zone) if in_zone(n, zone) else n
+        # A relative name that itself ends in the zone's name would read as absolute: keep the FQDN.
+        return rel if _candidate(rel, zone) == n else n
+
+    records: list[dict[str, Any]] = []
+    for r in plan.records:
+        doc: dict[str, Any] = {"name": name(r.name), "type": r.type, "ttl": r.ttl, "values": list(r.values)}
+        if r.set_identifier is not None:
+            doc["set_identifier"] = r.set_identifier
+            doc["weight"] = r.weight
+        if plan.min_for(r.key) != 1:
+            doc["min_values"] = plan.min_for(r.key)
+        records.append(doc)
+    out: dict[str, Any] = {"zone": zone, "generation": plan.generation, "owner": plan.owner}
+    checksum = plan.checksum if seal else plan.declared_checksum
+    if checksum:
+        out["checksum"] = checksum
+    out["records"] = records
+    if plan.retire:
+        out["retire"] = [name(n) for n in plan.retire]
+    if plan.canary:
+        out["canary"] = [name(n) for n in plan.canary]
+    return out
+
+
+def plan_from_json(text: str) -> Plan:
+    """Inverse of `Plan.to_json` (plan stores). The stored checksum becomes the declared one,
+    so content altered in the store is refused by the checksum guard rather than applied.
+
+    The content is taken as stored, not re-validated: plans the applier derives (rollbacks)
+    were built from live record sets. Malformed JSON raises `PlanInvalid`.
+    """
+    try:
+        doc = json.loads(text)
+        zone = fqdn(str(doc["zone"]))
+        records: list[RecordSet] = []
+        min_values: dict[RecordKey, int] = {}
+        for item in doc["records"]:
+            rrset = RecordSet.from_dict(item)
+            records.append(rrset)
+            if int(item.get("min_values", 1)) != 1:
+                min_values[rrset.key] = int(item["min_values"])
+        return Plan(
+            zone=zone,
+            generation=int(doc["generation"]),
+            records=tuple(sorted(records)),
+            retire=tuple(sorted(fqdn(str(n)) for n in doc.get("retire", ()))),
+            min_values=min_values,
+            canary=tuple(sorted(fqdn(str(n)) for n in doc.get("canary", ()))),
+            owner=str(doc.get("owner", DEFAULT_OWNER)),
+            declared_checksum=doc.get("checksum"),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        problem = f"stored plan: malformed JSON plan ({type(e).__name__}: {e})"
+        raise PlanInvalid(problem) from e
+
+
+# =========================================================================== files
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses duplicate keys: a repeated `values:` would otherwise
+    silently drop the first list."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # unhashable: the base class reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    """Read and validate the plan file at `path`: JSON for `.json`, YAML otherwise (YAML also
+    reads JSON). Any problem, from a missing file to a bad value, raises `PlanInvalid`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        _file_problem(p, "no such file")
+    except IsADirectoryError:
+        _file_problem(p, "is a directory, not a plan file")
+    except UnicodeDecodeError as e:
+        _file_problem(p, f"not UTF-8 text (byte {e.start})")
+    except OSError as e:
+        _file_problem(p, f"cannot read: {e.strerror or e}")
+    if p.suffix.lower() == ".json":
+        try:
+            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        except json.JSONDecodeError as e:
+            _file_problem(p, f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}")
+        except ValueError as e:
+            _file_problem(p, f"invalid JSON: {e}")
+    else:
+        try:
+            data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: as safe as safe_load
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            _file_problem(p, f"invalid YAML{where}: {e.problem or e.context}")
+        except yaml.YAMLError as e:
+            _file_problem(p, f"invalid YAML: {e}")
+    if data is None:
+        _file_problem(p, "is empty")
+    return parse_plan(data, source=str(p))
+
+
+def _file_problem(path: Path, what: str) -> Any:
+    problem = f"{path}: {what}"
+    raise PlanInvalid(problem, problems=[problem])
