@@ -1,0 +1,321 @@
+"""`DnsAutomation`: the AWS side of a safeguarded enactor, as one Pulumi component.
+
+It holds the hosted zone (created here, or an existing one by id), the DynamoDB plan and lease
+tables the library's `DynamoPlanStore` uses, and an IAM role whose policy lets an enactor do
+exactly what `safeguards.applier.Applier` needs and nothing more:
+
+- `route53:ChangeResourceRecordSets` on this zone only, and only CREATE/DELETE (the applier never
+  UPSERTs: every change is a compare-and-set) of the managed names, their `_dnssg.` ownership
+  markers and the zone's `_dnssg-fence.` record, of the managed record types;
+- `route53:ListResourceRecordSets` on the zone, `route53:GetChange` on changes;
+- `route53:ListHostedZonesByName` on "*": that action has no resource-level permissions (IAM
+  ignores any other Resource for it), and the enactor needs it to turn a zone name into an id;
+- item-level DynamoDB actions on the two tables (transactions are authorized per item action).
+
+The policy document is built by plain functions (`enactor_policy_document`) so it can be read
+and tested without Pulumi.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from safeguards.records import FENCE_LABEL, OWNER_LABEL
+
+#: Tag put on every resource of the component; the policy pack finds them by it.
+ROLE_TAG = "dns-safeguards:role"
+
+#: Everything a ChangeResourceRecordSets batch of ours may contain.
+CHANGE_ACTIONS: tuple[str, ...] = ("CREATE", "DELETE")
+
+#: DynamoDB actions the plan store uses. TransactWriteItems has no IAM action of its own: each
+#: item in a transaction is authorized as PutItem/UpdateItem/DeleteItem/ConditionCheckItem.
+DYNAMODB_ACTIONS: tuple[str, ...] = (
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+)
+
+#: Route 53 actions that cannot be scoped to a resource: the only ones allowed on "*".
+UNSCOPED_ROUTE53_ACTIONS: tuple[str, ...] = ("route53:ListHostedZonesByName",)
+
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def normalized_record_name(name: str) -> str:
+    """`name` as IAM's `route53:ChangeResourceRecordSetsNormalizedRecordNames` sees it: lower
+    case, no trailing dot, every character outside a-z 0-9 - _ . as a 3-digit octal escape
+    (so a literal wildcard label "*" becomes "\\052")."""
+    out = []
+    for ch in name.strip().lower().rstrip("."):
+        out.append(ch if ch in _PLAIN else f"\\{ord(ch):03o}")
+    return "".join(out)
+
+
+def absolute_name(name: str, zone: str) -> str:
+    """`name` ("@", relative, or an FQDN inside `zone`) as an FQDN without trailing dot."""
+    zone = zone.strip().lower().rstrip(".")
+    n = name.strip().lower().rstrip(".")
+    if n in ("@", ""):
+        return zone
+    if n == zone or n.endswith("." + zone):
+        return n
+    return f"{n}.{zone}"
+
+
+def managed_name_patterns(zone: str, names: Sequence[str], patterns: Sequence[str] = ()) -> list[str]:
+    """Values for the `ForAllValues:StringLike` condition on normalized record names: each
+    managed name, its ownership marker, the zone's fence record, plus raw `patterns` (IAM
+    globs such as "*.svc.example.com", passed through unescaped). Sorted, no duplicates."""
+    zone_n = normalized_record_name(absolute_name("@", zone))
+    values = {f"{FENCE_LABEL}.{zone_n}"}
+    for name in names:
+        n = normalized_record_name(absolute_name(name, zone))
+        values.add(n)
+        values.add(f"{OWNER_LABEL}.{n}")
+    for pattern in patterns:
+        p = pattern.strip().lower().rstrip(".")
+        values.add(p)
+        values.add(f"{OWNER_LABEL}.{p}")
+    return sorted(values)
+
+
+def enactor_policy_document(
+    *,
+    zone: str,
+    zone_arn: str,
+    plan_table_arn: str,
+    lease_table_arn: str,
+    managed_names: Sequence[str],
+    record_types: Sequence[str],
+    name_patterns: Sequence[str] = (),
+    partition: str = "aws",
+) -> dict[str, Any]:
+    """The least-privilege IAM policy document of an enactor of `zone` (see module doc)."""
+    types = sorted({t.upper() for t in record_types} | {"TXT"})  # fence and markers are TXT
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ChangeManagedRecordsOnly",
+                "Effect": "Allow",
+                "Action": ["route53:ChangeResourceRecordSets"],
+                "Resource": [zone_arn],
+                "Condition": {
+                    "ForAllValues:StringLike": {
+                        "route53:ChangeResourceRecordSetsNormalizedRecordNames": managed_name_patterns(
+                            zone, managed_names, name_patterns
+                        ),
+                    },
+                    "ForAllValues:StringEquals": {
+                        "route53:ChangeResourceRecordSetsRecordTypes": types,
+                        "route53:ChangeResourceRecordSetsActions": list(CHANGE_ACTIONS),
+                    },
+                },
+            },
+            {
+                "Sid": "ReadZone",
+                "Effect": "Allow",
+                "Action": ["route53:ListResourceRecordSets"],
+                "Resource": [zone_arn],
+            },
+            {
+                "Sid": "PollChanges",
+                "Effect": "Allow",
+                "Action": ["route53:GetChange"],
+                "Resource": [f"arn:{partition}:route53:::change/*"],
+            },
+            {
+                # ListHostedZonesByName supports no resource-level permission: "*" is the only
+                # Resource IAM honours for it. It reveals zone names and ids, nothing else.
+                "Sid": "FindZoneByName",
+                "Effect": "Allow",
+                "Action": list(UNSCOPED_ROUTE53_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "PlanStore",
+                "Effect": "Allow",
+                "Action": list(DYNAMODB_ACTIONS),
+                "Resource": [plan_table_arn, lease_table_arn],
+            },
+        ],
+    }
+
+
+def assume_role_document(principals: Sequence[str], services: Sequence[str]) -> dict[str, Any]:
+    """Trust policy: who may assume the enactor role."""
+    principal: dict[str, Any] = {}
+    if principals:
+        principal["AWS"] = sorted(principals)
+    if services:
+        principal["Service"] = sorted(services)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": principal}],
+    }
+
+
+@dataclass
+class DnsAutomationArgs:
+    """What the component builds. Names may be relative to `zone`, "@" or FQDNs."""
+
+    zone: str
+    managed_names: Sequence[str]
+    record_types: Sequence[str] = ("A", "AAAA", "CNAME", "TXT")
+    #: IAM globs for whole subtrees (e.g. "*.svc.example.com"), used verbatim.
+    managed_name_patterns: Sequence[str] = ()
+    #: Use this hosted zone instead of creating one.
+    existing_zone_id: str | None = None
+    #: Explicit table names (the enactor's CLI/provider needs to know them); None: auto-named.
+    plan_table_name: str | None = None
+    lease_table_name: str | None = None
+    #: Customer-managed KMS key for the tables; None: the AWS-managed DynamoDB key.
+    kms_key_arn: str | None = None
+    #: Who may assume the enactor role: ARNs, services. Neither: this account's root (that is,
+    #: principals of this account whose own policies allow sts:AssumeRole on the role).
+    trusted_principals: Sequence[str] = ()
+    trusted_services: Sequence[str] = ()
+    #: Deleting the zone deletes its records too (never for a zone that serves traffic).
+    force_destroy_zone: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class DnsAutomation(pulumi.ComponentResource):
+    """Hosted zone, plan and lease tables, and the least-privilege enactor role."""
+
+    zone_id: pulumi.Output[str]
+    zone_arn: pulumi.Output[str]
+    name_servers: pulumi.Output[list[str]]
+    plan_table_name: pulumi.Output[str]
+    lease_table_name: pulumi.Output[str]
+    enactor_role_arn: pulumi.Output[str]
+    enactor_policy_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DnsAutomationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("dns-safeguards:index:DnsAutomation", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        zone_fqdn = absolute_name("@", args.zone)
+
+        def tags(role: str) -> dict[str, str]:
+            return {**args.tags, ROLE_TAG: role, "dns-safeguards:zone": zone_fqdn}
+
+        if args.existing_zone_id:
+            found = aws.route53.get_zone_output(
+                zone_id=args.existing_zone_id, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            self.zone_id = pulumi.Output.from_input(args.existing_zone_id)
+            self.zone_arn = found.arn
+            self.name_servers = found.name_servers
+        else:
+            zone = aws.route53.Zone(
+                f"{name}-zone",
+                name=zone_fqdn,
+                comment="Managed by dns-safeguards: change records through the safeguarded enactor only",
+                force_destroy=args.force_destroy_zone,
+                tags=tags("zone"),
+                opts=pulumi.ResourceOptions(parent=self, protect=not args.force_destroy_zone),
+            )
+            self.zone_id = zone.zone_id
+            self.zone_arn = zone.arn
+            self.name_servers = zone.name_servers
+
+        sse = aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=args.kms_key_arn)
+        plan_table = aws.dynamodb.Table(
+            f"{name}-plans",
+            name=args.plan_table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="zone",
+            range_key="generation",
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name="zone", type="S"),
+                aws.dynamodb.TableAttributeArgs(name="generation", type="N"),
+            ],
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            deletion_protection_enabled=True,
+            server_side_encryption=sse,
+            tags=tags("plan-table"),
+            opts=child,
+        )
+        lease_table = aws.dynamodb.Table(
+            f"{name}-leases",
+            name=args.lease_table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="zone",
+            attributes=[aws.dynamodb.TableAttributeArgs(name="zone", type="S")],
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            deletion_protection_enabled=True,
+            server_side_encryption=sse,
+            tags=tags("lease-table"),
+            opts=child,
+        )
+
+        if args.trusted_principals or args.trusted_services:
+            trust = pulumi.Output.from_input(
+                json.dumps(assume_role_document(args.trusted_principals, args.trusted_services), sort_keys=True)
+            )
+        else:
+            me = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+            trust = pulumi.Output.all(me.account_id, _partition(self)).apply(
+                lambda a: json.dumps(assume_role_document([f"arn:{a[1]}:iam::{a[0]}:root"], ()), sort_keys=True)
+            )
+        role = aws.iam.Role(
+            f"{name}-enactor",
+            assume_role_policy=trust,
+            description=f"dns-safeguards enactor for {zone_fqdn}: fenced CREATE/DELETE of managed records only",
+            max_session_duration=3600,
+            tags=tags("enactor"),
+            opts=child,
+        )
+        document = pulumi.Output.all(self.zone_arn, plan_table.arn, lease_table.arn, _partition(self)).apply(
+            lambda a: json.dumps(
+                enactor_policy_document(
+                    zone=zone_fqdn,
+                    zone_arn=a[0],
+                    plan_table_arn=a[1],
+                    lease_table_arn=a[2],
+                    managed_names=list(args.managed_names),
+                    record_types=list(args.record_types),
+                    name_patterns=list(args.managed_name_patterns),
+                    partition=a[3],
+                ),
+                sort_keys=True,
+            )
+        )
+        policy = aws.iam.Policy(
+            f"{name}-enactor",
+            description=f"dns-safeguards enactor for {zone_fqdn} (least privilege)",
+            policy=document,
+            tags=tags("enactor"),
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(f"{name}-enactor", role=role.name, policy_arn=policy.arn, opts=child)
+
+        self.plan_table_name = plan_table.name
+        self.lease_table_name = lease_table.name
+        self.enactor_role_arn = role.arn
+        self.enactor_policy_arn = policy.arn
+        self.register_outputs(
+            {
+                "zone_id": self.zone_id,
+                "name_servers": self.name_servers,
+                "plan_table_name": self.plan_table_name,
+                "lease_table_name": self.lease_table_name,
+                "enactor_role_arn": self.enactor_role_arn,
+                "enactor_policy_arn": self.enactor_policy_arn,
+            }
+        )
+
+
+def _partition(parent: pulumi.Resource) -> pulumi.Output[str]:
+    return aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=parent)).partition
