@@ -144,6 +144,15 @@ def _load(path: Path) -> Any:
     return load_plan(path)
 
 
+def _health_sources(specs: list[str] | None) -> list[Any]:
+    from .health import source_from_spec
+
+    sources = [source_from_spec(s) for s in specs or []]
+    if len(sources) == 1:
+        raise InvalidInput("--health needs at least two independent sources: one signal is never trusted alone")
+    return sources
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 ZoneOpt = Annotated[str, typer.Option("--zone", "-z", help="Zone name, e.g. example.com")]
 
@@ -198,10 +207,27 @@ def apply(
     verify_dns: Annotated[
         str | None, typer.Option(help="After each stage, resolve the changed names at this nameserver (HOST[:PORT]).")
     ] = None,
+    health: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Health source (repeatable): file:PATH, tcp:PORT or http:URL-with-{value}. Values that at "
+            "least two sources agree are unhealthy are left out (never below min_values), and each stage "
+            "is gated on them."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Apply a plan: fenced, compare-and-set, staged (canary first), verified, rolled back on failure."""
     p = _load(plan_file)
+    health_sources = _health_sources(health)
+    if health_sources:
+        from .health import prune_unhealthy
+
+        p, report = prune_unhealthy(p, health_sources)
+        for v in report.removed:
+            err.print(f"[yellow]health:[/] leaving out {_esc(v.line())}")
+        for v in report.disputed:
+            err.print(f"[yellow]health:[/] kept despite signals {_esc(v.line())}")
     if dry_run:
         preview = _wiring().applier.preview(p, force=force, adopt=adopt)
         if as_json:
@@ -226,9 +252,13 @@ def apply(
         if name == "batch.after":
             progress.update(task, total=ctx.get("total"), completed=ctx.get("index"))
 
+    from .health import HealthVerifier
+
     wiring = _wiring(checkpoint=on_checkpoint)
     if verify_dns:
         wiring.add_dns_verifier(verify_dns)
+    if health_sources:
+        wiring.add_verifier(HealthVerifier(health_sources))
     with progress:
         result = wiring.applier.apply(p, force=force, adopt=adopt)
     if as_json:

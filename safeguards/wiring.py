@@ -31,6 +31,11 @@ class Wiring:
     applier: Applier
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def add_verifier(self, gate: Any) -> None:
+        """Add a rollout gate (a `safeguards.verify.Verifier`)."""
+        opts = self.applier.options
+        self.applier.options = replace(opts, verifiers=(*opts.verifiers, gate))
+
     def add_dns_verifier(self, spec: str) -> None:
         """Add a DNS resolution gate against HOST[:PORT]."""
         host, _, port = spec.partition(":")

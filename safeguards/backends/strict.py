@@ -201,7 +201,8 @@ class _SqliteTx:
 
     def get(self, key: RecordKey) -> RecordSet | None:
         row = self.db.execute(
-            "SELECT name, type, ttl, vals, set_id, weight FROM rrsets WHERE zone_id=? AND name=? AND type=? AND set_id=?",
+            "SELECT name, type, ttl, vals, set_id, weight FROM rrsets "
+            "WHERE zone_id=? AND name=? AND type=? AND set_id=?",
             (self.zone_id, key[0], key[1], key[2] or ""),
         ).fetchone()
         return _row_to_rrset(row) if row else None
