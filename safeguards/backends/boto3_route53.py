@@ -15,7 +15,7 @@ Route 53 returned it. `change_record_sets` turns that value back into an `AliasT
 plan may replace an alias with ordinary records by a DELETE of what was read. Plans cannot
 create aliases (their values are not valid record data for the type).
 
-Retries: `make_route53_client` gives botocore's standard retry mode, 3 attempts, 5 s connect and
+Retries: `make_route53_client` gives botocore's standard retry mode, 3 attempts in all, 5 s connect and
 30 s read timeouts; the applier adds its own bounded retries with full jitter on top
 (`safeguards.retry`). A retried compare-and-set batch that had already been applied is rejected
 by Route 53, and the applier tells that case apart by reading back.
@@ -73,14 +73,16 @@ _MAX_COMMENT = 256  # Route 53's limit on a change batch comment
 def make_route53_client(session: Any | None, endpoint_url: str | None, region: str) -> Any:
     """A boto3 Route 53 client with bounded botocore retries and timeouts.
 
-    `session` is a `boto3.session.Session` (None: a new default one). botocore retries at
-    most 3 attempts in "standard" mode; the applier retries again, with full jitter, on top.
+    `session` is a `boto3.session.Session` (None: a new default one). botocore makes at most
+    3 attempts in all in "standard" mode (`total_max_attempts`: botocore's `max_attempts` key
+    counts retries, so 3 there would mean 4 attempts); the applier retries again, with full
+    jitter, on top.
     """
     import boto3
     from botocore.config import Config
 
     session = session or boto3.session.Session(region_name=region)
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=30)
     return session.client("route53", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
@@ -261,12 +263,27 @@ class Boto3Route53:
         return sorted(record_set_from_wire(w) for w in wire)
 
     def _pages(self, zone_id: str) -> Iterator[Mapping[str, Any]]:
+        # Emulators that ignore StartRecordIdentifier restart a page at the first set of the
+        # name and type: drop sets an earlier page already gave, and stop if a page adds none.
         kwargs: dict[str, Any] = {"HostedZoneId": zone_id, "MaxItems": "300"}
+        seen: set[tuple[str, str, str | None]] = set()
         while True:
             page = self.client.list_resource_record_sets(**kwargs)
-            yield from page.get("ResourceRecordSets", [])
+            fresh = [
+                w
+                for w in page.get("ResourceRecordSets", [])
+                if (str(w["Name"]), str(w["Type"]), w.get("SetIdentifier")) not in seen
+            ]
+            yield from fresh
             if not page.get("IsTruncated"):
                 return
+            if not fresh:
+                raise BackendError(
+                    f"{self._zone_label(zone_id)}: ListResourceRecordSets paging did not advance at "
+                    f"{page.get('NextRecordName')} {page.get('NextRecordType')} "
+                    "(does the endpoint ignore StartRecordIdentifier?)"
+                )
+            seen.update((str(w["Name"]), str(w["Type"]), w.get("SetIdentifier")) for w in fresh)
             kwargs = {"HostedZoneId": zone_id, "MaxItems": "300", "StartRecordName": page["NextRecordName"]}
             if "NextRecordType" in page:
                 kwargs["StartRecordType"] = page["NextRecordType"]
