@@ -383,14 +383,14 @@ def _cross_checks(entries: list[_Entry], problems: list[str]) -> None:
                     )
 
 
-_LOCATION = re.compile(r"(records|retire|canary)\[(\d+)\]")
+_LOCATION = re.compile(r"(records|retire|canary)(?:\[(\d+)\])?")
 _SECTIONS = {"records": 1, "retire": 2, "canary": 3}
 
 
 def _problem_order(problem: str) -> tuple[int, int]:
     """Top-level problems first, then in file order (a stable sort keeps each record's order)."""
     m = _LOCATION.match(problem)
-    return (_SECTIONS[m.group(1)], int(m.group(2))) if m else (0, 0)
+    return (_SECTIONS[m.group(1)], int(m.group(2) or -1)) if m else (0, 0)
 
 
 def parse_plan(data: object, *, source: str = "plan") -> Plan:
@@ -579,13 +579,9 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        _file_problem(p, "no such file")
-    except IsADirectoryError:
-        _file_problem(p, "is a directory, not a plan file")
     except UnicodeDecodeError as e:
-        _file_problem(p, f"not UTF-8 text (byte {e.start})")
-    except OSError as e:
+        _file_problem(p, f"cannot read: not UTF-8 text (byte {e.start})")
+    except OSError as e:  # missing, a directory, no permission: strerror says which
         _file_problem(p, f"cannot read: {e.strerror or e}")
     if p.suffix.lower() == ".json":
         try:
