@@ -34,8 +34,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Safe automated DNS changes for Route 53: fenced, compare-and-set, never empty.",
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: an error stays one line however narrow the terminal (or a pipe) is.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class BackendKind(StrEnum):
