@@ -58,9 +58,16 @@ class Diff:
 
 
 def managed_observed(observed: Iterable[RecordSet], names: Iterable[str]) -> dict[RecordKey, RecordSet]:
-    """The observed sets at `names`, by key; our own guard records are never part of a plan."""
+    """The observed sets at `names`, by key. Our own guard records are never part of a plan, nor
+    are the apex SOA and NS (Route 53 owns them; the apex is where the SOA is)."""
     wanted = frozenset(names)
-    return {r.key: r for r in observed if r.name in wanted and not is_reserved(r.name)}
+    sets = list(observed)
+    apex = {r.name for r in sets if r.type == "SOA"}
+    return {
+        r.key: r
+        for r in sets
+        if r.name in wanted and not is_reserved(r.name) and not (r.name in apex and r.type in ("SOA", "NS"))
+    }
 
 
 def compute_diff(
