@@ -1,58 +1,55 @@
 """dns-safeguards: make automated DNS changes to Route 53 safe.
 
-The public API is listed in `__all__`; everything else is internal.
-"""
-
-from __future__ import annotations
-
-from .backend import Route53Backend
-from .errors import (
-    BackendError,
-    BatchRejected,
-    CircuitOpen,
-    CredentialsMissing,
-    EndpointUnavailable,
-    FenceLost,
-    GuardRefused,
-    InvalidInput,
-    OutcomeUnknown,
-    PlanInvalid,
-    PriorRequestNotComplete,
-    SafeguardsError,
-    StaleGeneration,
-    Throttled,
-    VerificationFailed,
-    ZoneNotFound,
-)
-from .plan import Plan
-from .planstore import Lease, PlanStore, ZoneState
-from .records import Change, ChangeInfo, RecordSet
-
-__version__ = "0.1.0"
-
-__all__ = [
+The public API is listed in `__all__ = [
+    "Applier",
+    "ApplyOptions",
+    "ApplyResult",
     "BackendError",
+    "Backoff",
     "BatchRejected",
+    "CHECKPOINTS",
     "Change",
+    "ChangeGroup",
     "ChangeInfo",
+    "Checkpoint",
     "CircuitOpen",
+    "Clock",
     "CredentialsMissing",
+    "Diff",
+    "DnsVerifier",
     "EndpointUnavailable",
     "FenceLost",
+    "GuardOptions",
     "GuardRefused",
+    "HealthSource",
+    "HealthVerifier",
     "InvalidInput",
     "Lease",
+    "NO_CHECKPOINTS",
     "OutcomeUnknown",
     "Plan",
     "PlanInvalid",
     "PlanStore",
+    "Preview",
     "PriorRequestNotComplete",
     "RecordSet",
-    "Route53Backend",
     "SafeguardsError",
+    "SqlitePlanStore",
     "StaleGeneration",
+    "StaticHealthSource",
+    "SystemClock",
     "Throttled",
     "VerificationFailed",
+    "Verifier",
+    "VirtualClock",
     "ZoneNotFound",
     "ZoneState",
+    "ZoneStatus",
+    "assess",
+    "batch_groups",
+    "compute_diff",
+    "load_plan",
+    "parse_plan",
+    "plan_to_document",
+    "prune_unhealthy",
 ]
