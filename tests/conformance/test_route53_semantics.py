@@ -115,12 +115,22 @@ def test_peer_sees_writes(target: Target) -> None:
 # ---------------------------------------------------------------------------------- batches
 
 
-def test_batch_is_all_or_nothing(target: Target) -> None:
-    """A valid CREATE followed by an invalid change: the batch is refused and nothing applies."""
+@pytest.mark.parametrize("invalid", ["delete-missing", "outside-zone", "create-existing"])
+def test_batch_is_all_or_nothing(target: Target, invalid: str) -> None:
+    """A valid CREATE followed by an invalid change: the batch is refused and nothing applies.
+
+    The invalid change varies because emulators check some problems before applying anything
+    and others only when they reach the change."""
     t = target
+    existing = rrset(t, "existing", values=("192.0.2.9",))
+    submit(t, create(existing))
     valid = rrset(t, "first", values=("192.0.2.1",))
-    missing = rrset(t, "never-created", values=("192.0.2.2",))
-    assert_rejected_and_unchanged(t, create(valid), delete(missing))
+    bad = {
+        "delete-missing": delete(rrset(t, "never-created", values=("192.0.2.2",))),
+        "outside-zone": create(RecordSet(fqdn("www.elsewhere.example."), "A", 300, ("192.0.2.3",))),
+        "create-existing": create(existing.with_values(["192.0.2.4"])),
+    }[invalid]
+    assert_rejected_and_unchanged(t, create(valid), bad)
     assert sets_at(t, valid.name, "A") == []
 
 
@@ -183,21 +193,41 @@ def test_under_32000_value_chars_accepted(target: Target) -> None:
 # ---------------------------------------------------------------------------------- DELETE
 
 
-def test_delete_stale_value_rejected(target: Target) -> None:
-    """DELETE must name the current values: a DELETE built on an old read is refused."""
+def establish(t: Target, current: RecordSet, history: str, earlier: RecordSet) -> None:
+    """Make `current` the live set. With history "replaced", `earlier` was the live set before
+    (created, then replaced by an exact DELETE + CREATE), so a DELETE of `earlier` is a DELETE
+    built on a read that was once true; with "fresh", `earlier` never existed."""
+    if history == "replaced":
+        submit(t, create(earlier))
+        submit(t, delete(earlier), create(current))
+    else:
+        submit(t, create(current))
+
+
+#: A mismatching DELETE names a set content that never existed ("fresh") or that was the live
+#: content before it was replaced ("replaced": the stale read of a real race). A fake that checks
+#: DELETEs against its history of writes instead of the current sets passes only the first.
+HISTORIES = ["fresh", "replaced"]
+
+
+@pytest.mark.parametrize("history", HISTORIES)
+def test_delete_stale_value_rejected(target: Target, history: str) -> None:
+    """DELETE must name the current values: a DELETE built on another read is refused."""
     t = target
     current = rrset(t, "www", values=("192.0.2.1",))
-    submit(t, create(current))
-    assert_rejected_and_unchanged(t, delete(current.with_values(["192.0.2.99"])))
+    stale = current.with_values(["192.0.2.99"])
+    establish(t, current, history, stale)
+    assert_rejected_and_unchanged(t, delete(stale))
     assert sets_at(t, current.name, "A") == [current]
 
 
-def test_delete_different_ttl_rejected(target: Target) -> None:
+@pytest.mark.parametrize("history", HISTORIES)
+def test_delete_different_ttl_rejected(target: Target, history: str) -> None:
     """DELETE must name the current TTL too."""
     t = target
     current = rrset(t, "www", ttl=300)
-    submit(t, create(current))
     stale = RecordSet(current.name, current.type, 60, current.values)
+    establish(t, current, history, stale)
     assert_rejected_and_unchanged(t, delete(stale))
     assert sets_at(t, current.name, "A") == [current]
 
@@ -212,34 +242,41 @@ def test_delete_values_in_other_order_accepted(target: Target) -> None:
     assert sets_at(t, created.name, "A") == []
 
 
-def test_partial_txt_delete_rejected(target: Target) -> None:
+@pytest.mark.parametrize("history", HISTORIES)
+def test_partial_txt_delete_rejected(target: Target, history: str) -> None:
     """DELETE naming some of a TXT set's values is refused; the set keeps all of them."""
     t = target
     txt = rrset(t, "txt", "TXT", ('"alpha"', '"beta"'))
-    submit(t, create(txt))
-    assert_rejected_and_unchanged(t, delete(txt.with_values(['"alpha"'])))
+    partial = txt.with_values(['"alpha"'])
+    establish(t, txt, history, partial)
+    assert_rejected_and_unchanged(t, delete(partial))
     assert sets_at(t, txt.name, "TXT") == [txt]
 
 
-def test_weighted_delete_wrong_weight_rejected(target: Target) -> None:
-    """A weighted DELETE must name the current weight, not just the set identifier."""
+@pytest.mark.parametrize("history", HISTORIES)
+def test_weighted_delete_wrong_weight_rejected(target: Target, history: str) -> None:
+    """A weighted DELETE must name the current weight, not just the set identifier and values."""
     t = target
     blue = rrset(t, "api", values=("192.0.2.1",), set_id="blue", weight=10)
     green = rrset(t, "api", values=("192.0.2.2",), set_id="green", weight=20)
-    submit(t, create(blue), create(green))
     wrong = rrset(t, "api", values=("192.0.2.1",), set_id="blue", weight=30)
+    establish(t, blue, history, wrong)
+    submit(t, create(green))
     assert_rejected_and_unchanged(t, delete(wrong))
     assert sorted(sets_at(t, blue.name, "A")) == sorted([blue, green])
 
 
 def test_weighted_delete_removes_only_matching_set_id(target: Target) -> None:
-    """An exact weighted DELETE removes that set identifier's set and leaves the others."""
+    """An exact weighted DELETE removes that one set: not the name's other set identifiers, nor
+    sets with the same identifier at other names."""
     t = target
     blue = rrset(t, "api", values=("192.0.2.1",), set_id="blue", weight=10)
     green = rrset(t, "api", values=("192.0.2.2",), set_id="green", weight=20)
-    submit(t, create(blue), create(green))
+    other_blue = rrset(t, "web", values=("192.0.2.3",), set_id="blue", weight=10)
+    submit(t, create(blue), create(green), create(other_blue))
     submit(t, delete(blue))
     assert sets_at(t, blue.name, "A") == [green]
+    assert sets_at(t, other_blue.name, "A") == [other_blue]
 
 
 def test_apex_soa_delete_rejected(target: Target) -> None:
@@ -383,6 +420,14 @@ def test_get_change_pending_then_insync(target: Target) -> None:
     t.advance(t.insync_after)
     assert t.backend.get_change(info.id).status == "INSYNC"
     assert t.peer.get_change(info.id).status == "INSYNC"
+
+
+def test_change_ids_unique(target: Target) -> None:
+    """Each batch gets its own change id (GetChange polls one batch, not "the last one")."""
+    t = target
+    first = submit(t, create(rrset(t, "one")))
+    second = submit(t, create(rrset(t, "two")))
+    assert first.id != second.id
 
 
 # ---------------------------------------------------------------------------------- listing
