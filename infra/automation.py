@@ -39,7 +39,6 @@ CHANGE_ACTIONS: tuple[str, ...] = ("CREATE", "DELETE")
 DYNAMODB_ACTIONS: tuple[str, ...] = (
     "dynamodb:ConditionCheckItem",
     "dynamodb:DeleteItem",
-    "dynamodb:DescribeTable",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
