@@ -15,23 +15,23 @@ import pytest
 pytest.importorskip("safeguards.backends.strict")
 pytest.importorskip("safeguards.stores.sqlite")
 
-from pulumi.dynamic.dynamic import serialize_provider  # noqa: E402
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi_mocks import ROOT
 
-from infra.guarded_record import (  # noqa: E402
+from infra.guarded_record import (
     TYPE_TOKEN,
     GuardedRecordProvider,
     GuardedRecordSet,
     default_owner,
     resource_id,
 )
-from infra.policy.validators import GUARDED  # noqa: E402
-from pulumi_mocks import ROOT  # noqa: E402
-from safeguards.applier import Applier, ApplyOptions  # noqa: E402
-from safeguards.backends.strict import StrictRoute53  # noqa: E402
-from safeguards.errors import GuardRefused, StaleGeneration  # noqa: E402
-from safeguards.fence import marker_owners  # noqa: E402
-from safeguards.plan import parse_plan  # noqa: E402
-from safeguards.stores.sqlite import SqlitePlanStore  # noqa: E402
+from infra.policy.validators import GUARDED
+from safeguards.applier import Applier, ApplyOptions
+from safeguards.backends.strict import StrictRoute53
+from safeguards.errors import GuardRefused, StaleGeneration
+from safeguards.fence import marker_owners
+from safeguards.plan import parse_plan
+from safeguards.stores.sqlite import SqlitePlanStore
 
 Z = "example.com."
 OWNER = "pulumi.dns-safeguards.test"
