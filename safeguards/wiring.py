@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from .applier import Applier, ApplyOptions
 from .checkpoints import NO_CHECKPOINTS
-from .errors import CredentialsMissing, InvalidInput
+from .errors import CredentialsMissing, EndpointUnavailable, InvalidInput
 from .verify import DnsVerifier
 
 
@@ -68,7 +68,7 @@ def build_applier(settings: _Settings, *, checkpoint: Any = None) -> Wiring:
     import boto3
     import botocore.exceptions
 
-    from .backends.boto3_route53 import Boto3Route53
+    from .backends.boto3_route53 import Boto3Route53, make_route53_client
 
     try:
         session = boto3.session.Session(region_name=settings.region)
@@ -76,16 +76,22 @@ def build_applier(settings: _Settings, *, checkpoint: Any = None) -> Wiring:
             raise CredentialsMissing(
                 "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)"
             )
-        r53 = session.client("route53", endpoint_url=settings.endpoint_url)
+        r53 = make_route53_client(session, settings.endpoint_url, settings.region)
         backend = Boto3Route53(client=r53)
         if settings.plan_table:
-            from .stores.dynamodb import DynamoPlanStore
+            from .stores.dynamodb import DynamoPlanStore, make_dynamodb_client
+            from .stores.schema import ensure_tables
 
-            ddb = session.client("dynamodb", endpoint_url=settings.endpoint_url)
+            ddb = make_dynamodb_client(session, settings.endpoint_url, settings.region)
+            if settings.endpoint_url is not None:
+                # Emulators start empty; on AWS the tables come from the Pulumi program.
+                ensure_tables(ddb, settings.plan_table, settings.lease_table)
             store: Any = DynamoPlanStore(ddb, plan_table=settings.plan_table, lease_table=settings.lease_table)
         else:
             settings.state.mkdir(parents=True, exist_ok=True)
             store = SqlitePlanStore(settings.state / "plans.sqlite")
+    except botocore.exceptions.EndpointConnectionError as exc:
+        raise EndpointUnavailable(f"cannot reach endpoint {settings.endpoint_url}: {exc}") from exc
     except botocore.exceptions.BotoCoreError as exc:
         raise InvalidInput(f"AWS configuration: {exc}") from exc
     # Real Route 53 (or an emulator) takes a while to be INSYNC: wait with backoff and jitter.
