@@ -1,0 +1,132 @@
+"""The dns-safeguards Pulumi program (`pulumi up`; see docs/pulumi.md).
+
+Reads a plan file (`dns-safeguards:planFile`, validated by the library: every problem at once)
+and declares one `GuardedRecordSet` per record set in it. With `dns-safeguards:backend: aws`
+(the default) it also deploys the `DnsAutomation` component: hosted zone (or
+`existingZoneId`), plan and lease tables, least-privilege enactor role. With `embedded` it
+touches no AWS at all: the records go to the strict Route 53 model in `dns-safeguards:state`,
+which `dns-safeguards --state <dir> status --zone <zone>` shows.
+
+The plan file's `generation`, `owner` and `canary` are not used here: generations come from the
+plan store, the owner is this stack (`dns-safeguards:owner`, default `pulumi.<project>.<stack>`),
+and every resource is its own stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from automation import DnsAutomation, DnsAutomationArgs
+from guarded_record import GuardedRecordProvider, GuardedRecordSet, default_owner
+
+from safeguards.plan import Plan, load_plan
+from safeguards.records import RecordSet, relative
+
+#: The project directory (where Pulumi.yaml is): relative paths in the config start here.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _path(value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else PROJECT_DIR / p
+
+
+def _names(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def resource_name(r: RecordSet, zone: str) -> str:
+    """Stable Pulumi name of a record set: `<relative name>-<type>[-<set id>]`, apex as `apex`."""
+    rel = relative(r.name, zone)
+    parts = ["apex" if rel == "@" else rel, r.type.lower()]
+    if r.set_identifier:
+        parts.append(r.set_identifier)
+    return "-".join(parts)
+
+
+def retire_on_delete(config: pulumi.Config, r: RecordSet, zone: str) -> bool:
+    """`retireOnDelete: true` for every record, or a list of names (relative or FQDN)."""
+    value = config.get_object("retireOnDelete")
+    if isinstance(value, bool):
+        return value
+    wanted = {n.strip().lower().rstrip(".") for n in _names(value)}
+    return bool({relative(r.name, zone), r.name.rstrip(".")} & wanted)
+
+
+def main() -> None:
+    """Declare the stack's resources from the configuration."""
+    config = pulumi.Config("dns-safeguards")
+    aws_config = pulumi.Config("aws")
+    stack = pulumi.get_stack()
+    plan: Plan = load_plan(_path(config.require("planFile")))
+    zone_name = config.get("zone")
+    if zone_name and zone_name.strip().lower().rstrip(".") + "." != plan.zone:
+        raise ValueError(f"dns-safeguards:zone is {zone_name} but the plan file is for {plan.zone}")
+    zone = plan.zone
+
+    backend = (config.get("backend") or "aws").lower()
+    owner = config.get("owner") or default_owner(pulumi.get_project(), stack)
+    plan_table = config.get("planTable") or f"dns-safeguards-plans-{stack}"
+    lease_table = config.get("leaseTable") or f"dns-safeguards-leases-{stack}"
+    endpoint_url = config.get("endpointUrl")
+
+    automation = None
+    if backend == "aws":
+        types = sorted({r.type for r in plan.records} | set(_names(config.get_object("recordTypes"))))
+        automation = DnsAutomation(
+            "dns",
+            DnsAutomationArgs(
+                zone=zone,
+                managed_names=sorted({r.name for r in plan.records} | set(_names(config.get_object("managedNames")))),
+                managed_name_patterns=_names(config.get_object("managedNamePatterns")),
+                record_types=types,
+                existing_zone_id=config.get("existingZoneId"),
+                plan_table_name=plan_table,
+                lease_table_name=lease_table,
+                trusted_principals=_names(config.get_object("trustedPrincipals")),
+                force_destroy_zone=config.get_bool("forceDestroyZone") or False,
+                tags={"dns-safeguards:stack": stack},
+            ),
+        )
+        pulumi.export("zoneId", automation.zone_id)
+        pulumi.export("nameServers", automation.name_servers)
+        pulumi.export("planTable", automation.plan_table_name)
+        pulumi.export("leaseTable", automation.lease_table_name)
+        pulumi.export("enactorRoleArn", automation.enactor_role_arn)
+
+    provider = GuardedRecordProvider(
+        backend=backend,
+        state=str(_path(config.get("state") or ".dns-safeguards")),
+        endpoint_url=endpoint_url,
+        region=aws_config.get("region"),
+        plan_table=plan_table if backend == "aws" else None,
+        lease_table=lease_table if backend == "aws" else None,
+        owner=owner,
+        wait_insync=config.get_bool("waitInsync"),
+    )
+    opts = pulumi.ResourceOptions(depends_on=[automation] if automation else [])
+    records = {}
+    for r in plan.records:
+        res = GuardedRecordSet(
+            resource_name(r, zone),
+            zone=zone,
+            name=r.name,
+            type=r.type,
+            ttl=r.ttl,
+            values=list(r.values),
+            set_identifier=r.set_identifier,
+            weight=r.weight,
+            min_values=plan.min_for(r.key),
+            retire_on_delete=retire_on_delete(config, r, zone),
+            adopt=config.get_bool("adopt") or False,
+            provider=provider,
+            opts=opts,
+        )
+        records[resource_name(r, zone)] = res.applied_generation
+    pulumi.export("owner", owner)
+    pulumi.export("records", records)
+
+
+main()
