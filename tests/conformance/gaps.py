@@ -58,6 +58,9 @@ KNOWN_GAPS: dict[str, dict[str, str]] = {
     "strict-memory": {"test_delete_values_in_other_order_accepted": _STRICT_VALUE_ORDER},
     "strict-sqlite": {"test_delete_values_in_other_order_accepted": _STRICT_VALUE_ORDER},
     "moto": MOTO_GAPS,
-    "localstack-stock": {},
-    "localstack-strict": {},
+    # LocalStack's own Route 53 provider is moto's: measured identical (localstack-core 2026.3.0).
+    "localstack-stock": dict(MOTO_GAPS),
+    # Our strict provider validates batches but leaves GetChange to moto (measured on the plugin's
+    # first version, localstack/plugin/dnssg_localstack/route53_strict.py).
+    "localstack-strict": {"test_get_change_pending_then_insync": "GetChange is moto's: INSYNC at once"},
 }
