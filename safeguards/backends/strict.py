@@ -428,6 +428,13 @@ class StrictRoute53:
 
     def _apply(self, zone_id: str, changes: Sequence[Change], comment: str) -> ChangeInfo:
         now = self.clock.now()
+        # Route 53 compares values as a set: store them sorted so order never matters.
+        changes = [
+            c
+            if list(c.rrset.values) == sorted(c.rrset.values)
+            else Change(c.action, c.rrset.with_values(c.rrset.values))
+            for c in changes
+        ]
         with self._lock:
             if self._db is None:
                 mz = self._zone(zone_id)

@@ -9,12 +9,6 @@ failure, and the entry must be deleted here (the gap closed upstream).
 
 from __future__ import annotations
 
-_STRICT_VALUE_ORDER = (
-    "the model compares and stores values as given (tuple order), trusting callers to pass canonical, "
-    "sorted RecordSets: a DELETE listing the values in another order than the CREATE is refused, and the "
-    "set is listed with its values unsorted"
-)
-
 #: moto 5.2.x: checks a DELETE against its journal of past CREATE/UPSERT changes (name, type,
 #: TTL and the value list in order), not against the current sets; deletes by name and type, or by
 #: set identifier alone across the whole zone; validates names only while applying.
@@ -55,8 +49,9 @@ MOTO_GAPS: dict[str, str] = {
 }
 
 KNOWN_GAPS: dict[str, dict[str, str]] = {
-    "strict-memory": {"test_delete_values_in_other_order_accepted": _STRICT_VALUE_ORDER},
-    "strict-sqlite": {"test_delete_values_in_other_order_accepted": _STRICT_VALUE_ORDER},
+    # The strict model passes every behaviour.
+    "strict-memory": {},
+    "strict-sqlite": {},
     "moto": MOTO_GAPS,
     # LocalStack's own Route 53 provider is moto's: measured identical (localstack-core 2026.3.0).
     "localstack-stock": dict(MOTO_GAPS),
