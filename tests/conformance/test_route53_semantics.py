@@ -313,6 +313,18 @@ def test_upsert_replaces(target: Target) -> None:
     assert sets_at(t, old.name, "A") == [new]
 
 
+def test_delete_and_recreate_earlier_content_in_one_batch(target: Target) -> None:
+    """Changes apply in order: DELETE the live set and CREATE content it had before (a rollback)
+    in one batch is valid, and leaves exactly the recreated set."""
+    t = target
+    v1 = rrset(t, "api", values=("192.0.2.1",))
+    v2 = v1.with_values(["192.0.2.2"])
+    submit(t, create(v1))
+    submit(t, delete(v1), create(v2))
+    submit(t, delete(v2), create(v1))
+    assert sets_at(t, v1.name, "A") == [v1]
+
+
 # ---------------------------------------------------------------------------------- compare-and-set
 
 
