@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("safeguards.stores.dynamodb")
 pytest.importorskip("safeguards.backends.boto3_route53")
+pytest.importorskip("safeguards.stores.schema")
 
 from moto.server import ThreadedMotoServer
 from pulumi.dynamic import Config, ConfigureRequest
