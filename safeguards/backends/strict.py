@@ -28,7 +28,7 @@ import math
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,6 +55,7 @@ from ..records import (
     fqdn,
     in_zone,
 )
+from ..sqlite_tx import transaction
 
 #: Route 53 returns at most this many sets per ListResourceRecordSets page.
 PAGE_SIZE = 300
@@ -457,27 +458,13 @@ class StrictRoute53:
                 db.execute("UPDATE changes SET id=? WHERE seq=?", (change_id, seq))
                 return ChangeInfo(change_id, self._status(now), now, comment)
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         assert self._db is not None
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        return transaction(self._db, self._lock)
 
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         assert self._db is not None
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                yield self._db
-            finally:
-                self._db.execute("COMMIT")
+        return transaction(self._db, self._lock, write=False)
 
 
 def _apex_sets(zone: str) -> list[RecordSet]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 from ..clock import Clock, SystemClock
 from ..errors import FenceLost, InvalidInput
 from ..plan import Plan
 from ..planstore import Lease, ZoneState
+from ..sqlite_tx import transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS plans (
@@ -45,16 +45,8 @@ class SqlitePlanStore:
         except sqlite3.Error as exc:
             raise InvalidInput(f"plan store {self.path}: {exc}") from exc
 
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock)
 
     @staticmethod
     def _ensure_zone(db: sqlite3.Connection, zone: str) -> None:
