@@ -1,0 +1,529 @@
+"""A deterministic scheduler for actors (enactors, a planner) that run in threads.
+
+Each actor runs in its own thread, but only one runs at a time: at every checkpoint the running
+actor parks and hands the baton back, and the scheduler decides who runs next. A step is "let
+actor X run from where it is parked to its next checkpoint (or to its end)". The choice comes
+from a policy: a seeded `random.Random`, a recorded schedule, a depth-first explorer or a script,
+so any interleaving can be forced and every run can be replayed from its recorded schedule.
+
+The hand-off uses one binary semaphore per actor plus one back to the scheduler (plain
+`threading.Lock`s: the cheapest primitive, no polling, no sleeps). Every wait is bounded: an
+actor that does not reach a checkpoint within `step_timeout` (a deadlock, a real sleep, a blocking
+call) fails the run with `SchedulerTimeout`; a run longer than `max_steps` (a livelock) fails
+with `SchedulerError`. Nothing hangs.
+
+Faults are part of a choice, so they are recorded and replayed with the schedule:
+
+- ``crash``: the parked actor's checkpoint raises `Crash` (a `BaseException`, like a killed
+  process); everything it does afterwards is cut off (see `ActorContext.guard`), and the actor
+  restarts from scratch (its body is called again, building a new Applier) while it has restarts.
+- ``delay``: the actor stays parked while `delay_seconds` of virtual time pass (a GC pause or a
+  slow retry loop): its lease expires and others may take over. The actor does not run.
+- model faults (``throttle``, ``lose_response``, ``stale_read``, ``duplicate``,
+  ``timeout_before_apply``): armed once on the `StrictRoute53` model for the step; whatever is
+  not consumed by the end of the step is disarmed, so a fault belongs to the step that names it.
+
+A schedule is a list of strings: ``"A"`` runs A one step, ``"A+crash"`` crashes A at its
+checkpoint, ``"B+lose_response"`` runs B with one lost response armed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+#: Faults armed on the StrictRoute53 model (`Faults` method names).
+MODEL_FAULTS: tuple[str, ...] = ("throttle", "lose_response", "stale_read", "duplicate", "timeout_before_apply")
+#: Every fault a choice may carry.
+FAULTS: tuple[str, ...] = ("crash", "delay", *MODEL_FAULTS)
+#: Checkpoint name recorded when an actor finished (returned, failed or ran out of restarts).
+DONE = "<done>"
+#: Checkpoint name of an actor that has not run yet.
+START = "<start>"
+
+_NEW, _PARKED, _RUNNING, _DONE = "new", "parked", "running", "done"
+
+
+class Crash(BaseException):
+    """Raised at a checkpoint to kill the actor, like a process crash. A `BaseException` so that
+    no `except Exception` in the code under test swallows it."""
+
+
+class Aborted(BaseException):
+    """Raised in parked actors when the scheduler shuts down before they finished."""
+
+
+class SchedulerError(RuntimeError):
+    """The run could not go on: a livelock, a diverged replay, a misuse. Carries the trace and
+    the schedule so far, so the run can be replayed up to the failure."""
+
+    def __init__(self, message: str, *, trace: Sequence[TraceEntry] = (), schedule: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.trace = tuple(trace)
+        self.schedule = tuple(schedule)
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{base} (after {len(self.schedule)} steps; schedule={list(self.schedule)})"
+
+
+class SchedulerTimeout(SchedulerError):
+    """An actor did not reach a checkpoint in time: a deadlock or a blocking call."""
+
+
+class ScheduleDiverged(SchedulerError):
+    """A replayed schedule named an actor that cannot run (the code changed, or it is not
+    deterministic)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One scheduling decision: which actor runs, with which fault (None: none)."""
+
+    actor: str
+    fault: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r} (known: {', '.join(FAULTS)})")
+
+    def __str__(self) -> str:
+        return self.actor if self.fault is None else f"{self.actor}+{self.fault}"
+
+    @classmethod
+    def parse(cls, text: str | Choice) -> Choice:
+        """`"A"` or `"A+crash"` (or a Choice, returned as is)."""
+        if isinstance(text, Choice):
+            return text
+        actor, _, fault = text.partition("+")
+        return cls(actor, fault or None)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """What one step did: the actor, the fault, where the actor parked afterwards (or `DONE`)
+    with the checkpoint's context, and, for a finished actor, its outcome. Steps count from 1
+    (step 0 is the state before the run)."""
+
+    step: int
+    actor: str
+    fault: str | None
+    checkpoint: str
+    context: Mapping[str, Any]
+    outcome: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "actor": self.actor,
+            "fault": self.fault,
+            "checkpoint": self.checkpoint,
+            "context": {k: _jsonable(v) for k, v in self.context.items()},
+            "outcome": self.outcome,
+        }
+
+    def __str__(self) -> str:
+        ctx = " ".join(f"{k}={v}" for k, v in self.context.items() if k not in ("enactor", "zone"))
+        fault = f" +{self.fault}" if self.fault else ""
+        tail = f" -> {self.outcome}" if self.outcome else ""
+        return f"#{self.step} {self.actor}{fault}: {self.checkpoint} {ctx}{tail}".rstrip()
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+class Policy(Protocol):
+    """Picks the next choice among the actors that can run (never empty)."""
+
+    def choose(self, scheduler: Scheduler, enabled: Sequence[str]) -> Choice: ...
+
+
+class RandomPolicy:
+    """Seeded random choices; each step carries a fault with probability `fault_rate`, drawn
+    uniformly from `faults` among those the actor can suffer now, at most `max_faults` in all."""
+
+    def __init__(
+        self,
+        seed: int | random.Random = 0,
+        *,
+        faults: Iterable[str] = (),
+        fault_rate: float = 0.0,
+        max_faults: int | None = None,
+    ) -> None:
+        self.rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+        self.faults = tuple(faults)
+        self.fault_rate = fault_rate
+        self.max_faults = max_faults
+        self.injected = 0
+
+    def choose(self, scheduler: Scheduler, enabled: Sequence[str]) -> Choice:
+        actor = self.rng.choice(enabled)
+        budget = self.max_faults is None or self.injected < self.max_faults
+        if self.faults and budget and self.rng.random() < self.fault_rate:
+            options = [f for f in self.faults if scheduler.fault_allowed(actor, f)]
+            if options:
+                self.injected += 1
+                return Choice(actor, self.rng.choice(options))
+        return Choice(actor)
+
+
+class ReplayPolicy:
+    """Follows a recorded schedule exactly. `strict`: a schedule that ends while actors can
+    still run is an error; otherwise the first runnable actor (registration order) goes on."""
+
+    def __init__(self, schedule: Iterable[str | Choice], *, strict: bool = True) -> None:
+        self.choices = [Choice.parse(c) for c in schedule]
+        self.strict = strict
+        self.position = 0
+
+    def choose(self, scheduler: Scheduler, enabled: Sequence[str]) -> Choice:
+        if self.position >= len(self.choices):
+            if self.strict:
+                raise ScheduleDiverged(
+                    f"the recorded schedule ended after {len(self.choices)} steps but {list(enabled)} can still run",
+                    trace=scheduler.trace,
+                    schedule=scheduler.schedule,
+                )
+            return Choice(enabled[0])
+        choice = self.choices[self.position]
+        self.position += 1
+        return choice
+
+
+# ---------------------------------------------------------------------------------- actors
+
+
+#: An actor's body: called with its context (again, with a new context, after each crash).
+ActorBody = Callable[["ActorContext"], Any]
+
+
+class _Actor:
+    __slots__ = (
+        "body",
+        "checkpoint",
+        "context",
+        "crashes",
+        "error",
+        "go",
+        "incarnation",
+        "name",
+        "outcome",
+        "pending",
+        "restarts",
+        "result",
+        "state",
+        "thread",
+    )
+
+    def __init__(self, name: str, body: ActorBody, restarts: int) -> None:
+        self.name = name
+        self.body = body
+        self.restarts = restarts
+        self.go = threading.Lock()
+        self.go.acquire()  # held: the actor waits on it while parked
+        self.state = _NEW
+        self.checkpoint = START
+        self.context: Mapping[str, Any] = {}
+        self.pending: str | None = None
+        self.incarnation: ActorContext | None = None
+        self.crashes = 0
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.outcome: str | None = None
+        self.thread: threading.Thread | None = None
+
+
+class ActorContext:
+    """What an actor body gets: its name, its incarnation (0, then 1 after a crash ...), the
+    checkpoint hook to hand to an Applier, and `guard` to wrap the world objects it uses."""
+
+    def __init__(self, scheduler: Scheduler, actor: _Actor, incarnation: int) -> None:
+        self._scheduler = scheduler
+        self._actor = actor
+        self.name = actor.name
+        self.incarnation = incarnation
+        self.dead = False
+
+    def checkpoint(self, name: str, **context: Any) -> None:
+        """The hook: park here until the scheduler lets this actor run again (or crash)."""
+        self._scheduler._park(self, name, context)
+
+    def guard(self, obj: Any) -> Any:
+        """A proxy of `obj` whose calls raise `Crash` once this incarnation crashed (and
+        `Aborted` once the scheduler closes): a dead process does nothing more, not even the
+        `finally` clean-ups (lease release) a Python exception would otherwise run."""
+        return _Guarded(obj, self)
+
+    def _ensure_alive(self) -> None:
+        if self.dead:
+            raise Crash(f"{self.name} crashed")
+        if self._scheduler._aborting:
+            raise Aborted(f"{self.name}: scheduler closed")
+
+
+class _Guarded:
+    __slots__ = ("_ctx", "_obj")
+
+    def __init__(self, obj: Any, ctx: ActorContext) -> None:
+        object.__setattr__(self, "_obj", obj)
+        object.__setattr__(self, "_ctx", ctx)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._obj, name)
+        if not callable(value):
+            return value
+        ctx = self._ctx
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            ctx._ensure_alive()
+            return value(*args, **kwargs)
+
+        return guarded
+
+
+# ---------------------------------------------------------------------------------- the scheduler
+
+
+class Scheduler:
+    """Runs registered actors one step at a time.
+
+    `seed` or `schedule` choose the default policy (`RandomPolicy` / `ReplayPolicy`); `policy`
+    overrides both. `model` (a StrictRoute53) is needed for model faults, `clock` (a VirtualClock)
+    for ``delay``. Use it as a context manager (or call `close`) so parked threads always end.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | random.Random | None = None,
+        schedule: Iterable[str | Choice] | None = None,
+        policy: Policy | None = None,
+        model: Any = None,
+        clock: Any = None,
+        delay_seconds: float = 301.0,
+        step_timeout: float = 10.0,
+        max_steps: int = 10_000,
+    ) -> None:
+        if policy is None:
+            policy = ReplayPolicy(schedule) if schedule is not None else RandomPolicy(0 if seed is None else seed)
+        self.policy = policy
+        self.model = model
+        self.clock = clock
+        self.delay_seconds = delay_seconds
+        self.step_timeout = step_timeout
+        self.max_steps = max_steps
+        self.trace: list[TraceEntry] = []
+        self.schedule: list[str] = []
+        self._actors: dict[str, _Actor] = {}
+        self._back = threading.Lock()
+        self._back.acquire()  # held by the scheduler; a parking or finishing actor releases it
+        self._aborting = False
+        self._running: _Actor | None = None
+        self._callbacks: list[Callable[[TraceEntry], None]] = []
+
+    # ------------------------------------------------------------------ set-up
+
+    def add_actor(self, name: str, body: ActorBody, *, restarts: int = 0) -> None:
+        """Register an actor; it starts (in its own thread) the first time it is chosen."""
+        if name in self._actors:
+            raise ValueError(f"actor {name!r} already registered")
+        if "+" in name or not name:
+            raise ValueError(f"actor name {name!r}: non-empty, without '+'")
+        self._actors[name] = _Actor(name, body, restarts)
+
+    def on_step(self, callback: Callable[[TraceEntry], None]) -> None:
+        """Call `callback(entry)` after every step, while every actor is parked."""
+        self._callbacks.append(callback)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def actors(self) -> list[str]:
+        """Every registered actor, in registration order."""
+        return list(self._actors)
+
+    @property
+    def enabled(self) -> list[str]:
+        """Actors that can run (not finished), in registration order."""
+        return [a.name for a in self._actors.values() if a.state != _DONE]
+
+    @property
+    def steps(self) -> int:
+        return len(self.trace)
+
+    def parked_at(self, name: str) -> tuple[str, Mapping[str, Any]]:
+        """Where `name` is: (checkpoint, context); `START` before it ran, `DONE` after."""
+        a = self._actors[name]
+        return (DONE if a.state == _DONE else a.checkpoint), a.context
+
+    def is_done(self, name: str) -> bool:
+        return self._actors[name].state == _DONE
+
+    def outcome(self, name: str) -> str | None:
+        """How the actor ended: its body's return value (as text), "crashed", or the exception."""
+        return self._actors[name].outcome
+
+    def result(self, name: str) -> Any:
+        """The actor's return value (None until it finished)."""
+        return self._actors[name].result
+
+    def error(self, name: str) -> BaseException | None:
+        """The exception that ended the actor, if any (a Crash when out of restarts)."""
+        return self._actors[name].error
+
+    def crashes(self, name: str) -> int:
+        return self._actors[name].crashes
+
+    def fault_allowed(self, name: str, fault: str | None) -> bool:
+        """Whether `fault` can be applied to `name` now."""
+        a = self._actors.get(name)
+        if a is None or a.state == _DONE:
+            return False
+        if fault is None:
+            return True
+        if fault in ("crash", "delay"):
+            return a.state == _PARKED and (fault != "delay" or self.clock is not None)
+        return fault in MODEL_FAULTS and self.model is not None
+
+    # ------------------------------------------------------------------ running
+
+    def step(self, choice: Choice | str) -> TraceEntry:
+        """Run one step; returns its trace entry (callbacks already called)."""
+        choice = Choice.parse(choice)
+        if self._aborting:
+            raise SchedulerError("the scheduler is closed", trace=self.trace, schedule=self.schedule)
+        if len(self.trace) >= self.max_steps:
+            self._fail(SchedulerError(f"step limit {self.max_steps} reached: livelock?"))
+        a = self._actors.get(choice.actor)
+        if a is None or a.state == _DONE or not self.fault_allowed(choice.actor, choice.fault):
+            why = "is unknown" if a is None else "has finished" if a.state == _DONE else f"cannot take {choice.fault}"
+            self._fail(ScheduleDiverged(f"choice {choice}: actor {choice.actor} {why}"))
+        assert a is not None
+        self.schedule.append(str(choice))
+        if choice.fault == "delay":
+            # The actor stays where it is while time passes around it.
+            self.clock.advance(self.delay_seconds)
+        else:
+            if choice.fault in MODEL_FAULTS:
+                getattr(self.model.faults, choice.fault)(1)
+            a.pending = choice.fault
+            self._running = a
+            if a.state == _NEW:
+                a.state = _RUNNING
+                a.thread = threading.Thread(target=self._main, args=(a,), name=f"actor-{a.name}", daemon=True)
+                a.thread.start()
+            else:
+                a.state = _RUNNING
+                a.go.release()
+            if not self._back.acquire(timeout=self.step_timeout):
+                self._fail(
+                    SchedulerTimeout(
+                        f"actor {a.name} did not reach a checkpoint within {self.step_timeout:g} s after "
+                        f"{a.checkpoint}: a deadlock or a blocking call"
+                    )
+                )
+            self._running = None
+            if self.model is not None and choice.fault in MODEL_FAULTS:
+                self.model.faults.clear()  # a fault belongs to its step
+        entry = TraceEntry(
+            len(self.trace) + 1,
+            a.name,
+            choice.fault,
+            DONE if a.state == _DONE else a.checkpoint,
+            a.context,
+            a.outcome if a.state == _DONE else None,
+        )
+        self.trace.append(entry)
+        for cb in self._callbacks:
+            cb(entry)
+        return entry
+
+    def run(self, policy: Policy | None = None, *, stop: Callable[[], bool] | None = None) -> list[TraceEntry]:
+        """Step until every actor finished (or `stop()` is true); returns the trace."""
+        policy = policy or self.policy
+        while True:
+            enabled = self.enabled
+            if not enabled or (stop is not None and stop()):
+                return self.trace
+            self.step(policy.choose(self, enabled))
+
+    def close(self) -> None:
+        """End every actor still parked (they raise `Aborted`) and wait for their threads."""
+        self._aborting = True
+        for a in self._actors.values():
+            if a.state == _PARKED:
+                a.go.release()
+        for a in self._actors.values():
+            if a.thread is not None:
+                a.thread.join(timeout=self.step_timeout)
+
+    def __enter__(self) -> Scheduler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ actor side
+
+    def _fail(self, error: SchedulerError) -> None:
+        error.trace = tuple(self.trace)
+        error.schedule = tuple(self.schedule)
+        self.close()
+        raise error
+
+    def _main(self, a: _Actor) -> None:
+        n = 0
+        try:
+            while True:
+                ctx = ActorContext(self, a, n)
+                a.incarnation = ctx
+                try:
+                    a.result = a.body(ctx)
+                    a.outcome = "ok" if a.result is None else str(a.result)
+                    return
+                except Crash as exc:
+                    ctx.dead = True
+                    a.crashes += 1
+                    if a.restarts <= 0:
+                        a.error = exc
+                        a.outcome = "crashed"
+                        return
+                    a.restarts -= 1
+                    n += 1  # restart from scratch, in the same step
+                except Aborted as exc:
+                    a.error = exc
+                    a.outcome = "aborted"
+                    return
+                except BaseException as exc:
+                    a.error = exc
+                    a.outcome = f"{type(exc).__name__}: {exc}"
+                    return
+        finally:
+            a.state = _DONE
+            if not self._aborting:
+                self._back.release()
+
+    def _park(self, ctx: ActorContext, name: str, context: dict[str, Any]) -> None:
+        a = ctx._actor
+        if threading.current_thread() is not a.thread:
+            raise SchedulerError(f"checkpoint {name} of actor {a.name} called from another thread")
+        ctx._ensure_alive()
+        a.checkpoint = name
+        a.context = context
+        a.state = _PARKED
+        self._back.release()
+        # Bounded: if the scheduler vanished without closing, the actor ends instead of hanging.
+        if not a.go.acquire(timeout=max(60.0, 6 * self.step_timeout)) or self._aborting:
+            raise Aborted(f"{a.name}: scheduler closed at {name}")
+        fault, a.pending = a.pending, None
+        if fault == "crash":
+            ctx.dead = True
+            raise Crash(f"{a.name} crashed at {name}")

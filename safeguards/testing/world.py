@@ -1,0 +1,332 @@
+"""The world the race harness runs in: one zone on an in-memory `StrictRoute53`, a
+`SqlitePlanStore(":memory:")` and a `VirtualClock`, plus the plans, the actors (planner,
+guarded enactors, naive enactors) and side-effect-free views of the zone for the invariants.
+
+Endpoints are names in the zone (``ep1``, ``ep2``, ..., and last ``regional``, the one that went
+empty in 2025), each one A record set whose two values encode the generation of the plan that
+wrote them, so a timeline can say which plan is live where. Plans are staged: the first endpoint
+is the canary, so the guarded applier writes endpoint by endpoint too (canary, then the rest)
+and can stall "after the first endpoint", like the 2025 enactor.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..applier import Applier, ApplyOptions
+from ..backends.strict import StrictRoute53
+from ..clock import VirtualClock
+from ..errors import GuardRefused, InvalidInput, SafeguardsError, StaleGeneration
+from ..fence import find_fence, parse_fence
+from ..guards import GuardOptions
+from ..plan import Plan
+from ..records import RecordSet
+from ..retry import Backoff
+from ..stores.sqlite import SqlitePlanStore
+from .naive import NaiveEnactor, endpoint_values, read_pointers
+from .scheduler import ActorBody, ActorContext
+
+if TYPE_CHECKING:
+    from .invariants import InvariantChecker
+
+Kind = Literal["naive", "guarded"]
+KINDS: tuple[Kind, ...] = ("naive", "guarded")
+ZONE = "example.com."
+
+
+def endpoint_names(n: int, zone: str = ZONE) -> list[str]:
+    """`n` endpoint FQDNs: ep1 .. ep(n-1), then ``regional``."""
+    if n < 1:
+        raise ValueError("at least one endpoint")
+    return [f"ep{i}.{zone}" for i in range(1, n)] + [f"regional.{zone}"]
+
+
+def endpoint_values_for(generation: int, index: int) -> tuple[str, str]:
+    """The two values plan `generation` gives endpoint number `index` (0-based)."""
+    hi, lo = divmod(generation, 250)
+    a, b = f"10.{hi}.{lo}.{2 * index + 1}", f"10.{hi}.{lo}.{2 * index + 2}"
+    return (a, b) if a < b else (b, a)  # canonical: sorted as strings
+
+
+def generation_of(values: Sequence[str]) -> int | None:
+    """The generation encoded in an endpoint's values (None if they do not come from one plan)."""
+    gens = set()
+    for v in values:
+        parts = v.split(".")
+        if len(parts) != 4 or parts[0] != "10":
+            return None
+        gens.add(int(parts[1]) * 250 + int(parts[2]))
+    return gens.pop() if len(gens) == 1 else None
+
+
+def default_options(**changes: Any) -> ApplyOptions:
+    """The applier's options in the harness: its defaults, except that every plan may move
+    every endpoint (the race is about ordering, not blast radius), old plans are kept for 2
+    generations, INSYNC is immediate and backoff is short (virtual time anyway)."""
+    base: dict[str, Any] = {
+        "guards": GuardOptions(max_change_fraction=1.0),
+        "keep_plans": 2,
+        "backoff": Backoff(base=0.2, cap=5.0, max_attempts=8),
+    }
+    base.update(changes)
+    return ApplyOptions(**base)
+
+
+@dataclass
+class World:
+    """One zone, its plan store and clock, and how to build the actors that act on it."""
+
+    kind: Kind
+    endpoints: list[str]
+    zone: str = ZONE
+    options: ApplyOptions = field(default_factory=default_options)
+    keep: int = 2
+    min_values: dict[str, int] = field(default_factory=dict)
+    clock: VirtualClock = field(default_factory=VirtualClock)
+    insync_after: float = 0.0
+    bad: set[int] = field(default_factory=set)
+    checker: InvariantChecker | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
+        self.model = StrictRoute53(clock=self.clock, insync_after=self.insync_after)
+        self.zone_id = self.model.resolve_zone(self.zone, create=True)
+        self.store = SqlitePlanStore(":memory:", clock=self.clock)
+        self._parsed: tuple[bytes, list[RecordSet]] = (b"", [])
+        self.model.calls.clear()
+
+    @classmethod
+    def create(cls, kind: Kind, endpoints: int = 3, **kw: Any) -> World:
+        """A world of `kind` with `endpoints` endpoints."""
+        zone = kw.pop("zone", ZONE)
+        return cls(kind, endpoint_names(endpoints, zone), zone=zone, **kw)
+
+    # ------------------------------------------------------------------ plans
+
+    def plan(self, generation: int, *, omit: Iterable[str] = ()) -> Plan:
+        """Plan `generation`: every endpoint (but `omit`) with this generation's values; the
+        first endpoint is the canary."""
+        skip = set(omit)
+        records = tuple(
+            sorted(
+                RecordSet(e, "A", 60, endpoint_values_for(generation, i))
+                for i, e in enumerate(self.endpoints)
+                if e not in skip
+            )
+        )
+        canary = (self.endpoints[0],) if len(self.endpoints) > 1 and self.endpoints[0] not in skip else ()
+        mins = {(e, "A", None): m for e, m in self.min_values.items() if m != 1 and e not in skip}
+        return Plan(self.zone, generation, records, canary=canary, min_values=mins)
+
+    def publish(self, generation: int, *, omit: Iterable[str] = ()) -> Plan:
+        """Put plan `generation` in the store (a planner's job). Omitting endpoints makes it a
+        bad plan (a planner bug), remembered in `bad`."""
+        omit = tuple(omit)
+        plan = self.plan(generation, omit=omit)
+        self.store.put_plan(plan)
+        if omit:
+            self.bad.add(generation)
+        return plan
+
+    def newest(self, *, good: bool = False) -> Plan | None:
+        """The newest stored plan (`good`: the newest that is not a known bad plan)."""
+        for g in reversed(self.store.generations(self.zone)):
+            if good and g in self.bad:
+                continue
+            return self.store.get_plan(self.zone, g)
+        return None
+
+    def bootstrap(self, generation: int = 1) -> Plan:
+        """Publish plan `generation` and make it live everywhere with a healthy enactor."""
+        plan = self.publish(generation)
+        if self.kind == "guarded":
+            self.applier(None, "bootstrap").apply(plan)
+        else:
+            self.naive(None, "bootstrap").run_round()
+        return plan
+
+    # ------------------------------------------------------------------ views (no API calls)
+
+    def sets(self) -> list[RecordSet]:
+        """Every set of the zone, read from the model's snapshot: no API call, no fault consumed."""
+        raw = self.model.snapshot(self.zone_id)
+        if raw != self._parsed[0]:
+            self._parsed = (raw, [RecordSet.from_dict(d) for d in json.loads(raw)])
+        return self._parsed[1]
+
+    def snapshot(self) -> bytes:
+        return self.model.snapshot(self.zone_id)
+
+    def values(self, sets: Sequence[RecordSet] | None = None) -> dict[str, tuple[str, ...]]:
+        """Endpoint → its values now (empty tuple: the endpoint resolves to nothing)."""
+        got = endpoint_values(self.sets() if sets is None else sets, self.endpoints)
+        return {e: got[e] for e in self.endpoints}
+
+    def fence_generation(self, sets: Sequence[RecordSet] | None = None) -> int | None:
+        """The zone's live generation per the fence record (guarded worlds)."""
+        fence = parse_fence(find_fence(self.sets() if sets is None else sets, self.zone))
+        return fence.generation if fence else None
+
+    def pointers(self, sets: Sequence[RecordSet] | None = None) -> dict[str, int | None]:
+        """Endpoint → the generation its naive live-plan pointer names (naive worlds)."""
+        return read_pointers(self.sets() if sets is None else sets, self.endpoints)
+
+    @staticmethod
+    def label(values: Sequence[str]) -> str:
+        """A short name for an endpoint's content: ``g6``, ``EMPTY`` or ``mixed``."""
+        if not values:
+            return "EMPTY"
+        g = generation_of(values)
+        return f"g{g}" if g is not None else "mixed"
+
+    # ------------------------------------------------------------------ actors
+
+    def backend_for(self, actor: str) -> Any:
+        """The backend an actor uses: the model, observed by the checker if one is attached."""
+        if self.checker is None:
+            return self.model
+        from .invariants import ObservedBackend
+
+        return ObservedBackend(self, self.checker, actor)
+
+    def applier(self, ctx: ActorContext | None, name: str | None = None, **options: Any) -> Applier:
+        """A guarded Applier for actor `ctx` (bound to the scheduler: its checkpoints park it,
+        its I/O stops when it crashes), or a free one when `ctx` is None."""
+        name = name or (ctx.name if ctx else "enactor")
+        backend, store = self.backend_for(name), self.store
+        if ctx is not None:
+            backend, store = ctx.guard(backend), ctx.guard(store)
+        opts = self.options if not options else _replace(self.options, **options)
+        return Applier(
+            backend,
+            store,
+            enactor_id=name,
+            options=opts,
+            clock=self.clock,
+            checkpoint=ctx.checkpoint if ctx else _no_checkpoint,
+            rng=random.Random(f"{name}/{ctx.incarnation if ctx else 0}"),
+        )
+
+    def naive(self, ctx: ActorContext | None, name: str | None = None) -> NaiveEnactor:
+        """A naive enactor, bound to the scheduler like `applier`."""
+        name = name or (ctx.name if ctx else "naive")
+        backend, store = self.backend_for(name), self.store
+        if ctx is not None:
+            backend, store = ctx.guard(backend), ctx.guard(store)
+        return NaiveEnactor(
+            backend,
+            store,
+            self.zone,
+            self.endpoints,
+            enactor_id=name,
+            keep=self.keep,
+            checkpoint=ctx.checkpoint if ctx else _no_checkpoint,
+            clock=self.clock,
+            backoff=self.options.backoff,
+            rng=random.Random(f"{name}/{ctx.incarnation if ctx else 0}"),
+        )
+
+    def enactor_body(self, rounds: int = 1) -> ActorBody:
+        """An enactor of this world's kind: `rounds` rounds of (pick the newest plan, apply it,
+        clean up), with a ``round.end`` checkpoint between rounds."""
+
+        def body(ctx: ActorContext) -> str:
+            outcomes: list[str] = []
+            if self.kind == "guarded":
+                applier = self.applier(ctx)
+                step: Callable[[], str] = lambda: self.guarded_round(applier, ctx.name)  # noqa: E731
+            else:
+                naive = self.naive(ctx)
+                step = lambda: _naive_round(naive)  # noqa: E731
+            for r in range(rounds):
+                if r:
+                    ctx.checkpoint("round.end", enactor=ctx.name, round=r, outcome=outcomes[-1])
+                outcomes.append(step())
+            return "; ".join(outcomes)
+
+        return body
+
+    def planner_body(self, generations: Sequence[int], *, bad: Iterable[int] = ()) -> ActorBody:
+        """The planner: publishes `generations` one per step; those in `bad` omit the last
+        endpoint (a planner bug that would empty it)."""
+        broken = set(bad)
+
+        def body(ctx: ActorContext) -> str:
+            store = ctx.guard(self.store)
+            for g in generations:
+                plan = self.plan(g, omit=self.endpoints[-1:] if g in broken else ())
+                store.put_plan(plan)
+                if g in broken:
+                    self.bad.add(g)
+                ctx.checkpoint("plan.published", generation=g, bad=g in broken)
+            return f"published g{generations[0]}..g{generations[-1]}" if generations else "published nothing"
+
+        return body
+
+    def guarded_round(self, applier: Applier, actor: str) -> str:
+        """One round of a guarded enactor: apply the newest plan, then clean up. Expected
+        refusals end the round (returned as text); a refusal is checked for I5."""
+        gens = applier.store.generations(self.zone)
+        if not gens:
+            return "no plan"
+        plan = applier.store.get_plan(self.zone, gens[-1])
+        assert plan is not None
+        before = self.checker.changes_by(actor) if self.checker else 0
+        try:
+            result = applier.apply(plan)
+        except (GuardRefused, InvalidInput) as exc:
+            if self.checker:
+                self.checker.refused_plan(actor, plan, before)
+            if isinstance(exc, GuardRefused):
+                return f"refused g{plan.generation} by the {exc.guard} guard"
+            return f"refused g{plan.generation} as invalid: {exc}"
+        except StaleGeneration as exc:
+            return f"StaleGeneration: g{exc.live} is live, g{plan.generation} refused"
+        except SafeguardsError as exc:
+            return f"{type(exc).__name__} on g{plan.generation}: {exc}"
+        text = f"{result.outcome} g{plan.generation}"
+        try:
+            deleted = applier.cleanup(self.zone)
+        except SafeguardsError as exc:
+            return f"{text}; clean-up: {type(exc).__name__}: {exc}"
+        return text + (f"; deleted plans {', '.join(f'g{g}' for g in deleted)}" if deleted else "")
+
+    def healthy_round(self) -> str:
+        """One round of a healthy enactor of this world's kind (no scheduler, no faults), after
+        every lease has expired: what I4 (convergence) is judged on."""
+        self.model.faults.clear()
+        self.clock.advance(self.options.lease_ttl + 1)
+        if self.kind == "naive":
+            return _naive_round(self.naive(None, "healthy"))
+        plan = self.newest(good=True)
+        if plan is None:
+            return "no plan"
+        applier = self.applier(None, "healthy")
+        try:
+            result = applier.apply(plan)
+            applier.cleanup(self.zone)
+        except SafeguardsError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return f"{result.outcome} g{plan.generation}"
+
+
+def _naive_round(naive: NaiveEnactor) -> str:
+    try:
+        return str(naive.run_round())
+    except SafeguardsError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _no_checkpoint(name: str, **context: Any) -> None:
+    return None
+
+
+def _replace(options: ApplyOptions, **changes: Any) -> ApplyOptions:
+    import dataclasses
+
+    return dataclasses.replace(options, **changes)
