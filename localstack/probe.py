@@ -1,6 +1,6 @@
 """Probe a LocalStack gateway for localstack/start (stdlib only: runs under any Python >= 3.8).
 
-Usage: probe.py ENDPOINT PROVIDER SERVICE[,SERVICE...]
+Usage: probe.py ENDPOINT PROVIDER SERVICE[,SERVICE...] [STAMP]
 
 Exit codes (start acts on them):
   0  healthy: every SERVICE is available/running and the Route 53 provider is PROVIDER
@@ -9,6 +9,7 @@ Exit codes (start acts on them):
   3  a ready LocalStack answers but runs another Route 53 provider (or cannot tell: no dns-safeguards plugin)
   4  something that is not LocalStack answers
   5  a service is in state "error" (its provider failed to load: see LocalStack's log)
+  6  ready with the right provider, but started from other sources (its install stamp is not STAMP)
 A one-line reason goes to stdout.
 """
 
@@ -37,7 +38,7 @@ def _get_json(url: str) -> tuple[int, object]:
         return status, None
 
 
-def probe(endpoint: str, provider: str, services: list[str]) -> tuple[int, str]:
+def probe(endpoint: str, provider: str, services: list[str], stamp: str = "") -> tuple[int, str]:
     """Return (exit code, reason) for the LocalStack at endpoint; see the module docstring."""
     try:
         status, health = _get_json(f"{endpoint}/_localstack/health")
@@ -65,15 +66,18 @@ def probe(endpoint: str, provider: str, services: list[str]) -> tuple[int, str]:
         return 3, f"the LocalStack on {endpoint} has no dns-safeguards plugin, so it cannot run route53:{provider}"
     if running != provider:
         return 3, f"the LocalStack on {endpoint} runs route53 provider {running!r}, not {provider!r}"
+    if stamp and info.get("stamp") and info["stamp"] != stamp:
+        return 6, f"the LocalStack on {endpoint} predates the last change to requirements.txt or the plugin"
     return 0, f"ready (LocalStack {health.get('version', '?')}, route53 provider {running})"
 
 
 def main(argv: list[str]) -> int:
     """Command-line entry point: print the reason, return the exit code."""
-    if len(argv) != 4:
+    if len(argv) not in (4, 5):
         print(__doc__.strip().splitlines()[2])
         return 64
-    code, reason = probe(argv[1].rstrip("/"), argv[2], [s for s in argv[3].split(",") if s])
+    stamp = argv[4] if len(argv) == 5 else ""
+    code, reason = probe(argv[1].rstrip("/"), argv[2], [s for s in argv[3].split(",") if s], stamp)
     print(reason)
     return code
 

@@ -2,7 +2,7 @@
 
 Routes (added to LocalStack's gateway at start-up by the ``on_infra_start`` hook below):
 
-- ``GET /_dnssg/info`` -> ``{"route53_provider": "strict"|"stock", "pending_faults": {...}}``
+- ``GET /_dnssg/info`` -> ``{"route53_provider": "strict"|"stock", "stamp": ..., "pending_faults": {...}}``
 - ``POST /_dnssg/faults`` with ``{"throttle": n}`` (optional ``"code"``: ``"Throttling"`` (default)
   or ``"PriorRequestNotComplete"``): the next n ChangeResourceRecordSets calls fail with that
   error (HTTP 400) and change nothing. ``{"throttle": 0}`` clears. Answers 409 under the stock
@@ -68,7 +68,9 @@ def _json(document: object, status: int = 200) -> Response:
 
 def info(request: Request, **_: object) -> Response:
     """GET /_dnssg/info."""
-    return _json({"route53_provider": route53_provider(), "pending_faults": FAULTS.pending()})
+    # stamp: localstack/start's hash of requirements + plugin sources, to spot a stale instance.
+    stamp = os.environ.get("DNSSG_PLUGIN_STAMP", "")
+    return _json({"route53_provider": route53_provider(), "stamp": stamp, "pending_faults": FAULTS.pending()})
 
 
 def faults(request: Request, **_: object) -> Response:
