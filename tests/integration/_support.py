@@ -284,32 +284,40 @@ class Monitor:
         self.observe(str(ctx.get("enactor", "?")), name)
 
     def emptied(self) -> list[str]:
-        """'endpoint at actor/checkpoint' for every observation where an endpoint had too few values."""
-        return [
-            f"{e} at {o.actor}/{o.checkpoint}" for o in self.seen for e, v in o.values.items() if len(v) < self.minimum
-        ]
+        """'endpoint at actor/checkpoint' for every observation where an endpoint that had been
+        deployed (seen with enough values) had fewer than `minimum` values: I1 broken."""
+        out: list[str] = []
+        deployed: set[str] = set()
+        for o in self.seen:
+            for e, v in o.values.items():
+                if len(v) >= self.minimum:
+                    deployed.add(e)
+                elif e in deployed:
+                    out.append(f"{e} at {o.actor}/{o.checkpoint}")
+        return out
 
     def fence_went_down(self) -> list[str]:
-        """Every step at which the zone's fence generation decreased."""
-        out, top = [], None
+        """Every step at which the zone's fence generation became lower than the step before: I2 broken."""
+        out: list[str] = []
+        last = None
         for o in self.seen:
             if o.fence is not None:
-                if top is not None and o.fence < top:
-                    out.append(f"fence {top} -> {o.fence} at {o.actor}/{o.checkpoint}")
-                top = o.fence if top is None else max(top, o.fence)
+                if last is not None and o.fence < last:
+                    out.append(f"fence {last} -> {o.fence} at {o.actor}/{o.checkpoint}")
+                last = o.fence
         return out
 
     def pointer_went_down(self) -> list[str]:
-        """Every step at which an endpoint's naive live-plan pointer decreased."""
+        """Every step at which an endpoint's naive live-plan pointer became lower than the step before."""
         out: list[str] = []
-        top: dict[str, int] = {}
+        last: dict[str, int] = {}
         for o in self.seen:
             for e, p in o.pointers.items():
                 if p is None:
                     continue
-                if e in top and p < top[e]:
-                    out.append(f"{e}: g{top[e]} -> g{p} at {o.actor}/{o.checkpoint}")
-                top[e] = max(top.get(e, p), p)
+                if e in last and p < last[e]:
+                    out.append(f"{e}: g{last[e]} -> g{p} at {o.actor}/{o.checkpoint}")
+                last[e] = p
         return out
 
 
