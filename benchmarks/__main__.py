@@ -50,8 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run (figures not meaningful)")
-    parser.add_argument("--only", action="append", choices=NAMES, metavar="NAME",
-                        help=f"run only this benchmark (repeatable): {', '.join(NAMES)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=NAMES,
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(NAMES)}",
+    )
     args = parser.parse_args(argv)
     head = header(argv, args.quick)
     registry = _registry()
@@ -66,7 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a crashed benchmark is a figure too: report it, run the others
             crashed = True
             res = BenchResult(name, f"{name} (crashed)")
-            res.figures.append(Figure(f"{name}: crashed", None, available=False, note=f"{type(exc).__name__}: {exc}"))
+            res.figures.append(
+                Figure(
+                    f"{name}: crashed",
+                    None,
+                    available=False,
+                    note=f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1:]}",
+                )
+            )
             res.details["traceback"] = traceback.format_exc()
         res.seconds = time.perf_counter() - started
         results.append(res)

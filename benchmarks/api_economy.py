@@ -133,15 +133,34 @@ def measure(n: int) -> list[Run]:
         g_create, g_update, w_gc, w_gu = _unguarded_counts(n)
         t0 = time.perf_counter()
         rig.applier.apply(plan_of(old, 1))
-        runs.append(Run("create", n, calls_summary(rig.model.calls), g_create, minimum_batches(old, [], []),
-                        tallying.tally, time.perf_counter() - t0, w_gc))
+        runs.append(
+            Run(
+                "create",
+                n,
+                calls_summary(rig.model.calls),
+                g_create,
+                minimum_batches(old, [], []),
+                tallying.tally,
+                time.perf_counter() - t0,
+                w_gc,
+            )
+        )
         rig.model.calls.clear()
         tallying.tally = Tally()
         t0 = time.perf_counter()
         rig.applier.apply(plan_of(new, 2), force=True)
-        runs.append(Run("update", n, calls_summary(rig.model.calls), g_update,
-                        minimum_batches([], list(zip(old, new, strict=True)), []), tallying.tally,
-                        time.perf_counter() - t0, w_gu))
+        runs.append(
+            Run(
+                "update",
+                n,
+                calls_summary(rig.model.calls),
+                g_update,
+                minimum_batches([], list(zip(old, new, strict=True)), []),
+                tallying.tally,
+                time.perf_counter() - t0,
+                w_gu,
+            )
+        )
     finally:
         rig.close()
     return runs
@@ -181,23 +200,43 @@ def run(quick: bool = False) -> BenchResult:
         runs.extend(measure(n))
     for r in runs:
         label = f"{r.scenario} {r.n:,}"
-        res.figures.append(Figure(
-            f"{label}: change calls vs minimum", r.ours_changes, "calls", "ours/minimum = 1.00",
-            r.ours_changes / r.minimum, "ours/minimum", r.ours_changes <= r.minimum,
-            note=f"minimum {r.minimum} (1,000 records / 32,000 chars per batch)",
-        ))
-        res.figures.append(Figure(
-            f"{label}: change calls vs unguarded", r.ours_changes, "calls", "ours/unguarded ≤ 1.00",
-            r.ours_changes / r.unguarded_changes, "ours/unguarded", r.ours_changes <= r.unguarded_changes,
-            note=f"unguarded UPSERT writer: {r.unguarded_changes}",
-        ))
+        res.figures.append(
+            Figure(
+                f"{label}: change calls vs minimum",
+                r.ours_changes,
+                "calls",
+                "ours/minimum = 1.00",
+                r.ours_changes / r.minimum,
+                "ours/minimum",
+                r.ours_changes <= r.minimum,
+                note=f"minimum {r.minimum} (1,000 records / 32,000 chars per batch)",
+            )
+        )
+        res.figures.append(
+            Figure(
+                f"{label}: change calls vs unguarded",
+                r.ours_changes,
+                "calls",
+                "ours/unguarded ≤ 1.00",
+                r.ours_changes / r.unguarded_changes,
+                "ours/unguarded",
+                r.ours_changes <= r.unguarded_changes,
+                note=f"unguarded UPSERT writer: {r.unguarded_changes}",
+            )
+        )
         pages = r.ours.get("ListResourceRecordSets", 0)
-        res.figures.append(Figure(
-            f"{label}: all calls vs unguarded", r.ours["total"], "calls", "(info)",
-            r.ours["total"] / r.unguarded["total"], "ours/unguarded",
-            note=f"{r.ours_changes} change + {pages} list pages ({PAGE_SIZE}/page) + {r.ours.get('GetChange', 0)} "
-                 f"GetChange + {r.ours.get('ListHostedZonesByName', 0)} zone lookup; unguarded {r.unguarded['total']}",
-        ))
+        res.figures.append(
+            Figure(
+                f"{label}: all calls vs unguarded",
+                r.ours["total"],
+                "calls",
+                "(info)",
+                r.ours["total"] / r.unguarded["total"],
+                "ours/unguarded",
+                note=f"{r.ours_changes} change + {pages} list pages ({PAGE_SIZE}/page) + {r.ours.get('GetChange', 0)} "
+                f"GetChange + {r.ours.get('ListHostedZonesByName', 0)} zone lookup; unguarded {r.unguarded['total']}",
+            )
+        )
         why = explain(r)
         if why:
             res.notes.append(f"{label}: ours {r.ours_changes} vs minimum {r.minimum}: {why}")
@@ -211,4 +250,3 @@ def run(quick: bool = False) -> BenchResult:
         }
     res.seconds = time.perf_counter() - t0
     return res
-

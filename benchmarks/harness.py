@@ -36,9 +36,7 @@ class Rig:
         self.tmp.cleanup()
 
 
-def make_rig(
-    *, rate_limit: tuple[float, int] | None = None, insync_after: float = INSYNC_AFTER, seed: int = 0
-) -> Rig:
+def make_rig(*, rate_limit: tuple[float, int] | None = None, insync_after: float = INSYNC_AFTER, seed: int = 0) -> Rig:
     """A fresh rig; the zone does not exist yet (the first apply creates it)."""
     clock = VirtualClock()
     model = StrictRoute53(clock=clock, insync_after=insync_after, rate_limit=rate_limit)

@@ -63,6 +63,8 @@ def machine() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        # Shared machines: a load above the core count means wall times include waiting for a CPU.
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -112,7 +114,7 @@ def render_header(head: dict[str, Any]) -> None:
     m = head["machine"]
     _console().print(
         f"[bold]dns-safeguards benchmarks[/bold]  {head['date']}  ·  {m['cores']} cores  ·  "
-        f"{m['implementation']} {m['python']}  ·  {m['platform']}\n"
+        f"{m['implementation']} {m['python']}  ·  {m['platform']}  ·  load average {m['load_average']}\n"
         f"command: {head['command']}" + ("  (quick sizes: smoke run, figures not meaningful)" if head["quick"] else "")
     )
 
@@ -123,8 +125,14 @@ def render_result(res: BenchResult) -> None:
 
     console = _console()
     table = Table(title=f"{res.title}  ({res.seconds:.1f} s)", title_justify="left")
-    for col, justify in (("figure", "left"), ("goal", "left"), ("measured", "right"), ("ratio", "right"),
-                         ("result", "left"), ("note", "left")):
+    for col, justify in (
+        ("figure", "left"),
+        ("goal", "left"),
+        ("measured", "right"),
+        ("ratio", "right"),
+        ("result", "left"),
+        ("note", "left"),
+    ):
         table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for f in res.figures:
         ratio = (f"{f.ratio:.2f}" + (f" ({f.ratio_label})" if f.ratio_label else "")) if f.ratio is not None else ""

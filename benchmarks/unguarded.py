@@ -28,8 +28,9 @@ class UnguardedResult:
     change_ids: list[str]
 
 
-def pack(changes: Sequence[Change], *, max_records: int = MAX_RECORDS_PER_BATCH,
-         max_chars: int = MAX_VALUE_CHARS_PER_BATCH) -> list[list[Change]]:
+def pack(
+    changes: Sequence[Change], *, max_records: int = MAX_RECORDS_PER_BATCH, max_chars: int = MAX_VALUE_CHARS_PER_BATCH
+) -> list[list[Change]]:
     """First-fit in order into batches within both limits."""
     batches: list[list[Change]] = []
     current: list[Change] = []
@@ -81,8 +82,9 @@ def apply_unguarded(
     return UnguardedResult(len(ids), ids)
 
 
-def minimum_batches(creates: Sequence[RecordSet], updates: Sequence[tuple[RecordSet, RecordSet]],
-                    deletes: Sequence[RecordSet]) -> int:
+def minimum_batches(
+    creates: Sequence[RecordSet], updates: Sequence[tuple[RecordSet, RecordSet]], deletes: Sequence[RecordSet]
+) -> int:
     """The fewest change calls Route 53's per-request limits allow for these changes, each made
     with its cheapest action: CREATE (counts once), DELETE (once), and for an update the cheaper
     of UPSERT (twice the new set) or DELETE old + CREATE new."""
