@@ -16,7 +16,6 @@ turns red and must be removed from the table.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
@@ -46,35 +45,6 @@ BACKENDS: list[Any] = [
 ]
 
 _zone_numbers = itertools.count(1)
-
-
-def _is_fixture(obj: object) -> bool:
-    # pytest >= 8.4 wraps fixtures in FixtureFunctionDefinition; older ones mark the function.
-    return type(obj).__name__ == "FixtureFunctionDefinition" or hasattr(obj, "_pytestfixturefunction")
-
-
-def _integration_fixtures() -> tuple[dict[str, Any], str]:
-    """The fixtures of tests/integration/conftest.py (LocalStack endpoints), and why not if none.
-
-    A conftest's fixtures are visible only below its directory; re-exporting them here lets the
-    LocalStack params run from tests/conformance too. Starting LocalStack twice in one session
-    (once per directory) is harmless: localstack/start reuses an instance already running."""
-    path = HERE.parent / "integration" / "conftest.py"
-    if not path.exists():
-        return {}, f"{path.relative_to(HERE.parents[1])} does not exist yet"
-    try:
-        spec = importlib.util.spec_from_file_location("dnssg_integration_conftest", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    except Exception as exc:  # their conftest is theirs: report, never break this suite's collection
-        return {}, f"loading {path.name} failed: {type(exc).__name__}: {exc}"
-    found = {name: obj for name, obj in vars(module).items() if _is_fixture(obj)}
-    return found, "" if found else f"{path} defines no fixtures"
-
-
-_INTEGRATION_FIXTURES, _INTEGRATION_PROBLEM = _integration_fixtures()
-globals().update({k: v for k, v in _INTEGRATION_FIXTURES.items() if k not in ("target", "moto_endpoint")})
 
 
 @dataclass
@@ -208,11 +178,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
         t = _boto3_target(name, request.getfixturevalue("moto_endpoint"))
     else:
         fixture = name.replace("-", "_")  # localstack_stock / localstack_strict
-        try:
-            endpoint = request.getfixturevalue(fixture)
-        except pytest.FixtureLookupError:
-            pytest.skip(f"LocalStack fixture {fixture!r} not available ({_INTEGRATION_PROBLEM or 'not defined'})")
-        t = _boto3_target(name, str(endpoint))
+        t = _boto3_target(name, str(request.getfixturevalue(fixture)))
     try:
         yield t
     finally:
