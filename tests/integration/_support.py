@@ -11,7 +11,9 @@ made to expire without waiting, and backoff sleeps cost nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import socket
 import threading
 import uuid
@@ -85,11 +87,19 @@ class Env:
     options: ApplyOptions = field(default_factory=ApplyOptions)
     zone_id: str = ""
 
-    def applier(self, enactor: str = "a", *, checkpoint: Checkpoint = NO_CHECKPOINTS, **opts: Any) -> Applier:
-        """An enactor on this zone; each gets its own backend (client), as separate processes would."""
-        options = ApplyOptions(**{**self.options.__dict__, **opts})
+    def applier(
+        self,
+        enactor: str = "a",
+        *,
+        checkpoint: Checkpoint = NO_CHECKPOINTS,
+        backend: Boto3Route53 | None = None,
+        **opts: Any,
+    ) -> Applier:
+        """An enactor on this zone; each gets its own backend (client) unless given one, as
+        separate processes would. `opts` override fields of the env's ApplyOptions."""
+        options = dataclasses.replace(self.options, **opts)
         return Applier(
-            route53(self.endpoint), self.store, enactor_id=enactor, options=options, clock=self.clock,
+            backend or route53(self.endpoint), self.store, enactor_id=enactor, options=options, clock=self.clock,
             checkpoint=checkpoint,
         )  # fmt: skip
 
@@ -402,3 +412,39 @@ class NaiveEnactor:
             fn(lease)
         finally:
             self.env.store.release_lease(lease)
+
+
+class Events(logging.Handler):
+    """Collects the applier's decision log records (logger "safeguards") while installed, whatever
+    the logging configuration (the CLI's turns propagation off, so caplog may see nothing)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        """The `fields` of every record of `event`, in order."""
+        return [dict(getattr(r, "fields", {})) for r in self.records if getattr(r, "event", None) == event]
+
+    def __enter__(self) -> Events:
+        logger = logging.getLogger("safeguards")
+        self._level = logger.level
+        logger.addHandler(self)
+        logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logger = logging.getLogger("safeguards")
+        logger.removeHandler(self)
+        logger.setLevel(self._level)
+
+
+def pending_throttles(endpoint: str) -> int:
+    """How many injected faults the strict provider at `endpoint` still holds (GET /_dnssg/faults)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{endpoint.rstrip('/')}/_dnssg/faults", timeout=5) as response:
+        return int(json.loads(response.read())["throttle"])
