@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help=f"run only this benchmark (repeatable): {', '.join(NAMES)}",
     )
+    parser.add_argument("--save", metavar="FILE", help="also write the JSON report to FILE")
     args = parser.parse_args(argv)
     head = header(argv, args.quick)
     registry = _registry()
@@ -85,8 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.json:
             render_result(res)  # as each finishes: a full run takes minutes
     head["total_seconds"] = round(sum(r.seconds for r in results), 3)
+    doc = {**head, "benchmarks": [r.to_dict() for r in results]}
+    if args.save:
+        with open(args.save, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2)
     if args.json:
-        json.dump({**head, "benchmarks": [r.to_dict() for r in results]}, sys.stdout, indent=2)
+        json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print(f"total {head['total_seconds']:.1f} s")

@@ -9,6 +9,7 @@ Two shapes:
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +72,7 @@ def _mixed_set(i: int, rng: random.Random, zone: str) -> tuple[RecordSet, dict[s
         values = sorted({ipv4_of(i, s) for s in range(rng.randint(1, 3))})
         return RecordSet(name, "A", 300, tuple(values)), {"type": "A", "ttl": 300, "values": values}
     if kind < 0.80:
-        values = [f"2001:db8::{i >> 16:x}:{i & 0xFFFF:x}"]
+        values = [str(ipaddress.IPv6Address((0x20010DB8 << 96) | i))]  # canonical (compressed) form
         return RecordSet(name, "AAAA", 300, tuple(values)), {"type": "AAAA", "ttl": 300, "values": values}
     if kind < 0.90:
         target = f"t{i % 997}.cdn.example.net."
