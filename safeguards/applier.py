@@ -341,7 +341,12 @@ class Applier:
         except StaleGeneration:
             raise
         except (GuardRefused, VerificationFailed, BackendError) as exc:
-            st = self.store.record_failure(plan.zone, str(exc), threshold=self.options.circuit_threshold)
+            try:
+                st = self.store.record_failure(plan.zone, str(exc), threshold=self.options.circuit_threshold)
+            except SafeguardsError as store_exc:
+                # The store may be down with everything else: the original error is the one to report.
+                self._log("circuit.unrecorded", plan.zone, plan.generation, plan.checksum, reason=str(store_exc))
+                raise exc from None
             if st.circuit_open:
                 self._log("circuit.open", plan.zone, plan.generation, plan.checksum, reason=str(exc))
             raise
@@ -386,6 +391,8 @@ class Applier:
                 live=snap.fence.generation if snap.fence else None,
             )
             diff = self._diff_and_guard(plan, snap, force=force, adopt=adopt)
+            # Renewed first: a paused enactor must not put back a plan clean-up already removed.
+            self._renew(plan, lease, "before storing its plan")
             self._store_plan(plan)
             groups = self._with_markers(plan, snap, diff.groups, adopt=adopt)
             if not groups and snap.fence and snap.fence.generation == plan.generation and snap.fence.done:
@@ -405,6 +412,20 @@ class Applier:
             f"{plan.zone}: gave up on generation {plan.generation} after {self.options.max_cas_attempts} "
             "compare-and-set conflicts with other writers; nothing more was applied"
         )
+
+    def _renew(self, plan: Plan, lease: Lease, where: str) -> None:
+        """Extend our lease; if another enactor held it in between, stop (and give back the one
+        the renewal just took, so nobody waits out its TTL)."""
+        if not self.options.use_lease:
+            return
+        renewed = self.store.acquire_lease(plan.zone, self.enactor_id, self.options.lease_ttl)
+        if renewed.epoch != lease.epoch:
+            with contextlib.suppress(SafeguardsError):
+                self.store.release_lease(renewed)
+            raise FenceLost(
+                f"{plan.zone}: lease lost while applying generation {plan.generation} (epoch {lease.epoch} "
+                f"became {renewed.epoch}); stopping {where}"
+            )
 
     def _store_plan(self, plan: Plan) -> None:
         # Stored only once the guards passed, so a refused plan does not burn its generation.
@@ -480,13 +501,7 @@ class Applier:
     ) -> ChangeInfo | None:
         batch = ([Change("DELETE", old_fence)] if old_fence else []) + [Change("CREATE", new_fence)] + changes
         ctx = {"enactor": self.enactor_id, "zone": plan.zone, "generation": plan.generation, "index": index}
-        if self.options.use_lease:
-            renewed = self.store.acquire_lease(plan.zone, self.enactor_id, self.options.lease_ttl)
-            if renewed.epoch != lease.epoch:
-                raise FenceLost(
-                    f"{plan.zone}: lease lost while applying generation {plan.generation} (epoch {lease.epoch} "
-                    f"became {renewed.epoch}); stopping before batch {index}/{total}"
-                )
+        self._renew(plan, lease, f"before batch {index}/{total}")
         # A pause here (after the renewal, before the write) is the 2025 stall: only Route 53's
         # check of the fence inside the batch can catch it.
         self.checkpoint("batch.before", **ctx, total=total)

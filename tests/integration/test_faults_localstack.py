@@ -201,16 +201,9 @@ def test_whole_localstack_stopped_mid_apply(up: str, dedicated: Dedicated) -> No
 
     assert isinstance(error, (EndpointUnavailable, OutcomeUnknown)), repr(error)
     assert "\n" not in str(error) and up in str(error)
-    # Observed gap: the error raised is the plan store's, from counting the failure on the same dead
-    # endpoint ("... DynamoDB endpoint ... during <zone>: record failure"); the batch's own failure
-    # survives only as its __context__. The person reading the one line learns the endpoint is
-    # down, not that the apply stopped between batches.
-    assert "DynamoDB" in str(error) and "record failure" in str(error)
-    chain, e = [], error.__context__
-    while e is not None:
-        chain.append(e)
-        e = e.__context__
-    assert any(isinstance(c, EndpointUnavailable) and "ChangeResourceRecordSets" in str(c) for c in chain), chain
+    # The plan store is down too, so counting the failure fails as well: the error reported is
+    # still the batch's own, naming the call that could not be made.
+    assert "ChangeResourceRecordSets" in str(error) and "record failure" not in str(error)
     assert_prefix_of_whole_names(env, big, at_stop)
 
     dedicated.start()
