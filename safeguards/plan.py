@@ -307,7 +307,7 @@ def _parse_values(raw: object, rtype: str | None, present: bool, own: list[str])
         own.append(f"a CNAME has exactly one value, got {len(raw)}")
     out: list[str] = []
     bad = False
-    seen: dict[str, int] = {}
+    seen: dict[str, list[int]] = {}
     for j, value in enumerate(raw):
         try:
             canon = normalize_value(rtype, value)
@@ -315,11 +315,16 @@ def _parse_values(raw: object, rtype: str | None, present: bool, own: list[str])
             own.append(str(e))
             bad = True
             continue
-        if canon in seen:
-            own.append(f"duplicate value {canon!r} (values[{seen[canon]}] and values[{j}])")
-            bad = True
-        seen.setdefault(canon, j)
+        seen.setdefault(canon, []).append(j)
         out.append(canon)
+    for canon, where in seen.items():
+        if len(where) > 1:
+            # One line per repeated value, however often it repeats, and never a wall of text.
+            shown = canon if len(canon) <= 60 else canon[:40] + f"…({len(canon)} chars)"
+            more = f" and {len(where) - 3} more" if len(where) > 3 else ""
+            at = ", ".join(f"values[{j}]" for j in where[:3]) + more
+            own.append(f"duplicate value {shown!r} ({at})")
+            bad = True
     if len(raw) > MAX_RECORDS_PER_BATCH:
         own.append(f"{len(raw)} values: more than fit in one Route 53 batch ({MAX_RECORDS_PER_BATCH})")
     chars = sum(len(v) for v in out)

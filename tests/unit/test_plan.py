@@ -381,8 +381,13 @@ def test_a_set_with_more_than_32000_value_characters_can_never_be_written() -> N
 
 def test_duplicate_values_in_one_set_even_after_normalization() -> None:
     assert only(doc(rec("api", "AAAA", ["2001:db8::1", "2001:DB8:0::1"]))) == (
-        "records[0] (api.example.com. AAAA): duplicate value '2001:db8::1' (values[0] and values[1])"
+        "records[0] (api.example.com. AAAA): duplicate value '2001:db8::1' (values[0], values[1])"
     )
+
+
+def test_a_value_repeated_many_times_is_one_short_line() -> None:
+    (line,) = [p for p in problems(doc(rec("t", "TXT", ["x" * 250] * 50))) if "duplicate" in p]
+    assert "and 47 more" in line and len(line) < 200
 
 
 def test_unknown_record_key_suggests_the_right_one() -> None:
