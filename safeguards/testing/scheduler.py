@@ -46,6 +46,25 @@ START = "<start>"
 
 _NEW, _PARKED, _RUNNING, _DONE = "new", "parked", "running", "done"
 
+#: One access to shared state: (object, "r" or "w").
+Access = tuple[str, str]
+#: What a method of a guarded object touches, by method name.
+AccessTable = Mapping[str, tuple[Access, ...]]
+
+
+def dependent(a: frozenset[Access], b: frozenset[Access]) -> bool:
+    """Whether two steps' footprints conflict (one writes what the other reads or writes).
+    Steps that do not conflict commute: running them in either order gives the same state."""
+    if not a or not b:
+        return False
+    for obj, mode in a:
+        if mode == "w":
+            if (obj, "r") in b or (obj, "w") in b:
+                return True
+        elif (obj, "w") in b:
+            return True
+    return False
+
 
 class Crash(BaseException):
     """Raised at a checkpoint to kill the actor, like a process crash. A `BaseException` so that
@@ -67,7 +86,9 @@ class SchedulerError(RuntimeError):
 
     def __str__(self) -> str:
         base = super().__str__()
-        return f"{base} (after {len(self.schedule)} steps; schedule={list(self.schedule)})"
+        shown = list(self.schedule[-30:])
+        more = f"... {len(self.schedule) - 30} earlier steps, then " if len(self.schedule) > 30 else ""
+        return f"{base} (after {len(self.schedule)} steps; schedule: {more}{shown}; full schedule in .schedule)"
 
 
 class SchedulerTimeout(SchedulerError):
@@ -106,7 +127,9 @@ class Choice:
 class TraceEntry:
     """What one step did: the actor, the fault, where the actor parked afterwards (or `DONE`)
     with the checkpoint's context, and, for a finished actor, its outcome. Steps count from 1
-    (step 0 is the state before the run)."""
+    (step 0 is the state before the run). `footprint`: what the step read and wrote (recorded
+    by guarded objects); `fired`: the step's fault took effect (a model fault armed for a step
+    that made no matching call did nothing)."""
 
     step: int
     actor: str
@@ -114,6 +137,8 @@ class TraceEntry:
     checkpoint: str
     context: Mapping[str, Any]
     outcome: str | None = None
+    footprint: frozenset[Access] = frozenset()
+    fired: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +148,8 @@ class TraceEntry:
             "checkpoint": self.checkpoint,
             "context": {k: _jsonable(v) for k, v in self.context.items()},
             "outcome": self.outcome,
+            "fired": self.fired,
+            "footprint": sorted(f"{obj}:{mode}" for obj, mode in self.footprint),
         }
 
     def __str__(self) -> str:
@@ -256,11 +283,15 @@ class ActorContext:
         """The hook: park here until the scheduler lets this actor run again (or crash)."""
         self._scheduler._park(self, name, context)
 
-    def guard(self, obj: Any) -> Any:
+    def guard(self, obj: Any, *, name: str | None = None, access: AccessTable | None = None) -> Any:
         """A proxy of `obj` whose calls raise `Crash` once this incarnation crashed (and
         `Aborted` once the scheduler closes): a dead process does nothing more, not even the
-        `finally` clean-ups (lease release) a Python exception would otherwise run."""
-        return _Guarded(obj, self)
+        `finally` clean-ups (lease release) a Python exception would otherwise run.
+
+        With `name`, every call is recorded in the step's footprint (for partial-order
+        reduction): `access[method]` says what the method reads and writes; a method not in
+        the table counts as a write of `name` (conservative)."""
+        return _Guarded(obj, self, name, access or {})
 
     def _ensure_alive(self) -> None:
         if self.dead:
@@ -270,20 +301,25 @@ class ActorContext:
 
 
 class _Guarded:
-    __slots__ = ("_ctx", "_obj")
+    __slots__ = ("_access", "_ctx", "_name", "_obj")
 
-    def __init__(self, obj: Any, ctx: ActorContext) -> None:
+    def __init__(self, obj: Any, ctx: ActorContext, name: str | None, access: AccessTable) -> None:
         object.__setattr__(self, "_obj", obj)
         object.__setattr__(self, "_ctx", ctx)
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_access", access)
 
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._obj, name)
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._obj, attr)
         if not callable(value):
             return value
         ctx = self._ctx
+        touched = None if self._name is None else self._access.get(attr, ((self._name, "w"),))
 
         def guarded(*args: Any, **kwargs: Any) -> Any:
             ctx._ensure_alive()
+            if touched is not None:
+                ctx._scheduler._footprint.update(touched)
             return value(*args, **kwargs)
 
         return guarded
@@ -328,6 +364,7 @@ class Scheduler:
         self._aborting = False
         self._running: _Actor | None = None
         self._callbacks: list[Callable[[TraceEntry], None]] = []
+        self._footprint: set[Access] = set()
 
     # ------------------------------------------------------------------ set-up
 
@@ -408,11 +445,16 @@ class Scheduler:
             self._fail(ScheduleDiverged(f"choice {choice}: actor {choice.actor} {why}"))
         assert a is not None
         self.schedule.append(str(choice))
+        self._footprint = set()
+        fired = choice.fault is not None
         if choice.fault == "delay":
             # The actor stays where it is while time passes around it.
             self.clock.advance(self.delay_seconds)
+            self._footprint.add(("clock", "w"))
         else:
+            fired_before = 0
             if choice.fault in MODEL_FAULTS:
+                fired_before = self.model.faults.fired[choice.fault]
                 getattr(self.model.faults, choice.fault)(1)
             a.pending = choice.fault
             self._running = a
@@ -433,6 +475,7 @@ class Scheduler:
             self._running = None
             if self.model is not None and choice.fault in MODEL_FAULTS:
                 self.model.faults.clear()  # a fault belongs to its step
+                fired = self.model.faults.fired[choice.fault] > fired_before
         entry = TraceEntry(
             len(self.trace) + 1,
             a.name,
@@ -440,6 +483,8 @@ class Scheduler:
             DONE if a.state == _DONE else a.checkpoint,
             a.context,
             a.outcome if a.state == _DONE else None,
+            frozenset(self._footprint),
+            fired,
         )
         self.trace.append(entry)
         for cb in self._callbacks:
