@@ -224,6 +224,15 @@ class ReplayPolicy:
         self.position += 1
         return choice
 
+    def finish(self, scheduler: Scheduler) -> None:
+        """Every actor finished: a strict replay must have used the whole schedule."""
+        if self.strict and self.position < len(self.choices):
+            raise ScheduleDiverged(
+                f"every actor finished after {self.position} of the {len(self.choices)} recorded steps",
+                trace=scheduler.trace,
+                schedule=scheduler.schedule,
+            )
+
 
 # ---------------------------------------------------------------------------------- actors
 
@@ -496,7 +505,12 @@ class Scheduler:
         policy = policy or self.policy
         while True:
             enabled = self.enabled
-            if not enabled or (stop is not None and stop()):
+            if stop is not None and stop():
+                return self.trace
+            if not enabled:
+                finish = getattr(policy, "finish", None)
+                if finish is not None:
+                    finish(self)
                 return self.trace
             self.step(policy.choose(self, enabled))
 
