@@ -185,7 +185,8 @@ def explain(run: Run) -> str:
     best_fenced = math.ceil(groups / (MAX_RECORDS_PER_BATCH - 2))
     parts.append(
         f"fence: DELETE+CREATE of the fence costs 2 records in every batch (the applier's _write reserves "
-        f"2 + the live fence's values = 3), so even perfectly packed these records need "
+        f"2 + the live fence's value count: 3 once a fence exists, one more than it uses), so even perfectly "
+        f"packed these records need "
         f"{best_fenced} batches with a 2-record fence vs {run.minimum} at the floor"
     )
     return "; ".join(parts)

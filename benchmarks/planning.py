@@ -398,21 +398,21 @@ def _figures(
                 note=f"{run['total']:.2f} s wall: {_stages(run)}{extra}",
             )
         )
-    peak = max(ours_json["rss_mb"], ours_yaml["rss_mb"])
-    res.figures.append(
-        Figure(
-            "ours: peak RSS of the planning process",
-            peak,
-            "MB",
-            f"≤ {GOAL_RSS_MB:.0f} MB",
-            peak / GOAL_RSS_MB,
-            "measured/goal",
-            peak <= GOAL_RSS_MB,
-            note=f"ru_maxrss; JSON run {ours_json['rss_mb']:.0f} MB, YAML run {ours_yaml['rss_mb']:.0f} MB; "
-            f"{ours_json['rss_mb_before_plan']:.0f} MB already held before the plan is loaded "
-            "(interpreter, imports, observed zone)",
+    for label, run in (("JSON", ours_json), ("YAML, shipped loader", ours_yaml)):
+        res.figures.append(
+            Figure(
+                f"ours: peak RSS, {label} plan",
+                run["rss_mb"],
+                "MB",
+                f"≤ {GOAL_RSS_MB:.0f} MB",
+                run["rss_mb"] / GOAL_RSS_MB,
+                "measured/goal",
+                run["rss_mb"] <= GOAL_RSS_MB,
+                note=f"child's own peak (VmHWM; its ru_maxrss {run['ru_maxrss_mb']:.0f} MB also counts the parent's "
+                f"RSS at fork); {run['rss_mb_before_plan']:.0f} MB held before the plan is loaded "
+                "(interpreter, imports, the observed zone)",
+            )
         )
-    )
     if octo is None:
         res.figures.append(
             Figure("speed-up vs octoDNS", None, "x", f"≥ {GOAL_SPEEDUP:.0f}x", available=False, note=octo_missing)

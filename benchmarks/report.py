@@ -94,6 +94,11 @@ def fmt(value: float | None, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def fmt_ratio(r: float) -> str:
+    """Two decimals, three when two would round a miss into an exact-looking 1.00."""
+    return f"{r:.2f}" if abs(r - round(r, 2)) < 1e-9 or abs(r) >= 10 else f"{r:.3f}"
+
+
 def verdict(f: Figure) -> str:
     """pass / FAIL / info / not available."""
     if not f.available:
@@ -135,7 +140,7 @@ def render_result(res: BenchResult) -> None:
     ):
         table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for f in res.figures:
-        ratio = (f"{f.ratio:.2f}" + (f" ({f.ratio_label})" if f.ratio_label else "")) if f.ratio is not None else ""
+        ratio = (fmt_ratio(f.ratio) + (f" ({f.ratio_label})" if f.ratio_label else "")) if f.ratio is not None else ""
         v = verdict(f)
         style = {"FAIL": "red", "pass": "green"}.get(v)
         table.add_row(f.name, f.goal, fmt(f.value, f.unit), ratio, f"[{style}]{v}[/]" if style else v, f.note)
