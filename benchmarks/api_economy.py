@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from safeguards.backend import Route53Backend
-from safeguards.backends.strict import PAGE_SIZE, StrictRoute53
+from safeguards.backends.strict import PAGE_SIZE
 from safeguards.clock import VirtualClock
 from safeguards.records import (
     FENCE_LABEL,
@@ -31,7 +31,7 @@ from safeguards.records import (
     RecordSet,
 )
 
-from .harness import INSYNC_AFTER, calls_summary, make_rig, plan_of
+from .harness import INSYNC_AFTER, BenchRoute53, calls_summary, make_rig, plan_of
 from .report import BenchResult, Figure
 from .unguarded import apply_unguarded, minimum_batches, unguarded_changes
 from .zones import ZONE, simple_records
@@ -111,7 +111,7 @@ class Run:
 def _unguarded_counts(n: int) -> tuple[dict[str, int], dict[str, int], float, float]:
     """Calls of the blind writer for the create and the update of `n` sets."""
     clock = VirtualClock()
-    model = StrictRoute53(clock=clock, insync_after=INSYNC_AFTER)
+    model = BenchRoute53(clock=clock, insync_after=INSYNC_AFTER)
     t0 = time.perf_counter()
     apply_unguarded(model, ZONE, unguarded_changes(simple_records(n)), clock=clock, create_zone=True)
     create = calls_summary(model.calls)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from safeguards.applier import Applier, ApplyOptions
 from safeguards.backends.strict import StrictRoute53
 from safeguards.clock import VirtualClock
 from safeguards.plan import Plan
-from safeguards.records import RecordSet
+from safeguards.records import Change, ChangeInfo, RecordSet
 from safeguards.stores.sqlite import SqlitePlanStore
 
 from .zones import ZONE
@@ -21,12 +22,33 @@ from .zones import ZONE
 INSYNC_AFTER = 60.0
 
 
+class BenchRoute53(StrictRoute53):
+    """`StrictRoute53` without the pre-batch zone snapshot it keeps for stale-read faults.
+
+    Before every batch the in-memory model re-sorts the whole zone (`all_sorted`) only to keep
+    a copy a later `stale_read` fault could return: at 200,000 sets that is ~0.35 s per batch,
+    ~70% of the wall time of a 100,000-change apply, and none of it is Route 53 behaviour. No
+    benchmark arms faults, so while none is armed the snapshot is skipped; every rule, every
+    count and every virtual second is the parent's. (Proposed upstream: take it lazily.)
+    """
+
+    def _apply(self, zone_id: str, changes: Sequence[Change], comment: str) -> ChangeInfo:
+        zone = self._zones.get(zone_id)
+        if zone is None or self._db is not None or self.faults._armed["stale_read"] > 0:
+            return super()._apply(zone_id, changes, comment)
+        zone.all_sorted = tuple  # type: ignore[method-assign]  # the snapshot: an empty tuple, unused
+        try:
+            return super()._apply(zone_id, changes, comment)
+        finally:
+            del zone.all_sorted
+
+
 @dataclass
 class Rig:
     """A strict model, a plan store and our applier sharing one virtual clock."""
 
     clock: VirtualClock
-    model: StrictRoute53
+    model: BenchRoute53
     applier: Applier
     store: SqlitePlanStore
     tmp: tempfile.TemporaryDirectory[str] = field(repr=False)
@@ -39,7 +61,7 @@ class Rig:
 def make_rig(*, rate_limit: tuple[float, int] | None = None, insync_after: float = INSYNC_AFTER, seed: int = 0) -> Rig:
     """A fresh rig; the zone does not exist yet (the first apply creates it)."""
     clock = VirtualClock()
-    model = StrictRoute53(clock=clock, insync_after=insync_after, rate_limit=rate_limit)
+    model = BenchRoute53(clock=clock, insync_after=insync_after, rate_limit=rate_limit)
     tmp = tempfile.TemporaryDirectory(prefix="dnssg-bench-")
     store = SqlitePlanStore(Path(tmp.name) / "plans.db", clock=clock)
     options = ApplyOptions(create_zone=True)
