@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from .report import BenchResult, Figure, header, render_header, render_result
+from .report import BenchResult, Figure, header, render_header, render_result, to_markdown
 
 
 def _registry() -> dict[str, Callable[[bool], BenchResult]]:
@@ -58,7 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only this benchmark (repeatable): {', '.join(NAMES)}",
     )
     parser.add_argument("--save", metavar="FILE", help="also write the JSON report to FILE")
+    parser.add_argument(
+        "--markdown", metavar="FILE", help="print a saved JSON report (from --save) as Markdown tables; runs nothing"
+    )
     args = parser.parse_args(argv)
+    if args.markdown:
+        with open(args.markdown, encoding="utf-8") as fh:
+            print(to_markdown(json.load(fh)))
+        return 0
     head = header(argv, args.quick)
     registry = _registry()
     results: list[BenchResult] = []

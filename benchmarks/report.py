@@ -148,3 +148,31 @@ def render_result(res: BenchResult) -> None:
     for note in res.notes:
         console.print(f"  • {note}")
     console.print()
+
+
+def to_markdown(doc: dict[str, Any]) -> str:
+    """A saved JSON report as Markdown: the header, then one table per benchmark and its notes."""
+    m = doc["machine"]
+    lines = [
+        f"Measured {doc['date']} on {m['cores']} cores, {m['implementation']} {m['python']}, {m['platform']} "
+        f"(load average at start {m.get('load_average')}); command `{doc['command']}`; "
+        f"whole run {doc.get('total_seconds', 0):.0f} s.",
+        "",
+    ]
+    for b in doc["benchmarks"]:
+        lines += [
+            f"### {b['title']}",
+            "",
+            "| figure | goal | measured | ratio | result | note |",
+            "|---|---|--:|--:|---|---|",
+        ]
+        for f in b["figures"]:
+            fig = Figure(**f)
+            ratio = f"{fmt_ratio(fig.ratio)} ({fig.ratio_label})" if fig.ratio is not None else ""
+            cells = [fig.name, fig.goal, fmt(fig.value, fig.unit), ratio, verdict(fig), fig.note]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("")
+        lines += [f"- {n}" for n in b["notes"]]
+        if b["notes"]:
+            lines.append("")
+    return "\n".join(lines)
