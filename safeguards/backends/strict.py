@@ -295,7 +295,8 @@ class StrictRoute53:
         self._zones: dict[str, _MemoryZone] = {}
         self._changes: dict[str, float] = {}
         self._ids = itertools.count(1)
-        self._lagging: dict[str, list[RecordSet]] = {}
+        # Per zone, how to undo its latest batch: a stale read is the zone with it undone.
+        self._undo: dict[str, list[tuple[RecordKey, RecordSet | None]]] = {}
         if self._path is not None:
             self._db = sqlite3.connect(self._path, timeout=60, isolation_level=None, check_same_thread=False)
             self._db.executescript(_SCHEMA)
@@ -333,8 +334,8 @@ class StrictRoute53:
         """Every set of the zone in Route 53's order; counts one call per 300-set page."""
         self._enter("ListResourceRecordSets")
         with self._lock:
-            if self.faults.take("stale_read") and zone_id in self._lagging:
-                sets = list(self._lagging[zone_id])
+            if self.faults.take("stale_read") and zone_id in self._undo:
+                sets = self._lagging(zone_id)
             elif self._db is None:
                 sets = list(self._zone(zone_id).all_sorted())
             else:
@@ -404,6 +405,20 @@ class StrictRoute53:
 
     # ------------------------------------------------------------------ internals
 
+    def _lagging(self, zone_id: str) -> list[RecordSet]:
+        """The zone as it was before its latest batch (undo applied to a copy; O(batch) to keep)."""
+        if self._db is None:
+            current = {r.key: r for r in self._zone(zone_id).all_sorted()}
+        else:
+            with self._read() as db:
+                current = {r.key: r for r in _SqliteTx(db, zone_id).all_sorted()}
+        for key, previous in self._undo[zone_id]:
+            if previous is None:
+                current.pop(key, None)
+            else:
+                current[key] = previous
+        return sorted(current.values(), key=list_order)
+
     def _enter(self, api: str) -> None:
         self.calls[api] += 1
         if self.rate_limit is not None and not self.rate_limit.take():
@@ -439,10 +454,10 @@ class StrictRoute53:
         with self._lock:
             if self._db is None:
                 mz = self._zone(zone_id)
-                before = mz.all_sorted()
+                undo = [(c.rrset.key, mz.get(c.rrset.key)) for c in reversed(changes)]
                 validate_batch(mz.name, mz, changes)
                 _commit(mz, changes)
-                self._lagging[zone_id] = before
+                self._undo[zone_id] = undo
                 change_id = f"C{next(self._ids):012d}"
                 self._changes[change_id] = now
                 return ChangeInfo(change_id, self._status(now), now, comment)

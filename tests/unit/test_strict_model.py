@@ -1,0 +1,79 @@
+"""Strict model extras the conformance suite does not cover: fault injection and rate limiting."""
+
+from __future__ import annotations
+
+import pytest
+
+from safeguards.backends.strict import StrictRoute53
+from safeguards.clock import VirtualClock
+from safeguards.errors import OutcomeUnknown, PriorRequestNotComplete, Throttled
+from safeguards.records import Change, RecordSet
+
+Z = "example.com."
+
+
+def a(name: str, *values: str) -> RecordSet:
+    return RecordSet(f"{name}.{Z}", "A", 60, tuple(sorted(values)))
+
+
+@pytest.fixture
+def model() -> tuple[StrictRoute53, str]:
+    m = StrictRoute53(clock=VirtualClock(), insync_after=60)
+    return m, m.resolve_zone(Z, create=True)
+
+
+def test_stale_read_returns_the_zone_before_its_latest_batch(model) -> None:
+    m, zid = model
+    v1, v2 = a("api", "192.0.2.1"), a("api", "192.0.2.2")
+    m.change_record_sets(zid, [Change("CREATE", v1), Change("CREATE", a("www", "192.0.2.9"))])
+    before = m.list_record_sets(zid)
+    m.change_record_sets(zid, [Change("DELETE", v1), Change("CREATE", v2), Change("CREATE", a("new", "192.0.2.3"))])
+    after = m.list_record_sets(zid)
+    m.faults.stale_read()
+    assert m.list_record_sets(zid) == before
+    assert m.list_record_sets(zid) == after  # one stale read only
+
+
+def test_lost_response_applies_and_timeout_does_not(model) -> None:
+    m, zid = model
+    m.faults.lose_response()
+    with pytest.raises(OutcomeUnknown):
+        m.change_record_sets(zid, [Change("CREATE", a("x", "192.0.2.1"))])
+    m.faults.timeout_before_apply()
+    with pytest.raises(OutcomeUnknown):
+        m.change_record_sets(zid, [Change("CREATE", a("y", "192.0.2.1"))])
+    names = {r.name for r in m.list_record_sets(zid)}
+    assert f"x.{Z}" in names and f"y.{Z}" not in names
+
+
+def test_prior_request_and_throttle_apply_nothing(model) -> None:
+    m, zid = model
+    before = m.snapshot(zid)
+    m.faults.prior_request()
+    with pytest.raises(PriorRequestNotComplete):
+        m.change_record_sets(zid, [Change("CREATE", a("x", "192.0.2.1"))])
+    m.faults.throttle()
+    with pytest.raises(Throttled):
+        m.change_record_sets(zid, [Change("CREATE", a("x", "192.0.2.1"))])
+    assert m.snapshot(zid) == before
+
+
+def test_duplicate_delivery_is_judged_against_the_first(model) -> None:
+    m, zid = model
+    m.faults.duplicate()
+    m.change_record_sets(zid, [Change("CREATE", a("x", "192.0.2.1"))])
+    assert [r for r in m.list_record_sets(zid) if r.name == f"x.{Z}"] == [a("x", "192.0.2.1")]
+    assert m.faults.fired["duplicate"] == 1
+
+
+def test_rate_limit_is_a_token_bucket_on_the_clock() -> None:
+    clock = VirtualClock()
+    m = StrictRoute53(clock=clock, insync_after=0, rate_limit=(10, 5))
+    zid = m.resolve_zone(Z, create=True)  # one token
+    for _ in range(4):
+        m.list_record_sets(zid)
+    with pytest.raises(Throttled):
+        m.list_record_sets(zid)
+    clock.advance(0.15)  # one token back at 10/s
+    m.list_record_sets(zid)
+    assert m.rate_limit is not None and m.rate_limit.throttled == 1
