@@ -233,6 +233,11 @@ class InvariantChecker:
         self._step = None
         self.check()
         target = w.newest(good=True)
+        st = w.store.state(w.zone)
+        if st.circuit_open and not st.circuit_reason.startswith("refused by"):
+            # Opening on refusals of bad plans is the circuit's job; on anything else the
+            # enactors stopped converging without bad input.
+            self._report("I4", ("I4", "circuit"), f"the circuit opened without bad input: {st.circuit_reason}")
         self.healthy_outcome = w.healthy_round()
         self.check()
         if target is not None:

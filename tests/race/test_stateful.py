@@ -1,0 +1,107 @@
+"""Hypothesis drives the race: it publishes plans (some bad), starts enactors, and picks which
+actor runs next with which fault; I1-I5 are the machine's invariants, checked after every rule,
+and I4 (convergence) is checked once everything has stopped. Failing runs shrink to a short
+sequence of steps."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from safeguards.testing.invariants import InvariantChecker
+from safeguards.testing.scheduler import FAULTS, Choice, RandomPolicy, Scheduler
+from safeguards.testing.world import World, default_options
+
+MAX_GENERATION = 7
+MAX_ENACTORS = 3
+
+
+class RaceMachine(RuleBasedStateMachine):
+    """One zone with two endpoints, g1 live; the machine is the planner and the scheduler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.world = World.create("guarded", 2, keep=1, options=default_options(lease_ttl=30.0, keep_plans=1))
+        self.world.bootstrap(1, fast=True)
+        self.checker = InvariantChecker(self.world)
+        self.sched = Scheduler(
+            policy=RandomPolicy(0), model=self.world.model, clock=self.world.clock, delay_seconds=31.0, max_steps=2000
+        )
+        self.checker.attach(self.sched, trust_footprints=True)
+        self.generation = 1
+        self.enactors = 0
+
+    def _broken(self, invariant: str) -> list[str]:
+        return [v.explain() for v in self.checker.violations if v.invariant == invariant]
+
+    # ------------------------------------------------------------------ rules
+
+    @precondition(lambda self: self.generation < MAX_GENERATION)
+    @rule(bad=st.booleans())
+    def publish(self, bad: bool) -> None:
+        """The planner publishes the next generation; a bad one drops the last endpoint."""
+        self.generation += 1
+        self.world.publish(self.generation, omit=self.world.endpoints[-1:] if bad else ())
+
+    @precondition(lambda self: self.enactors < MAX_ENACTORS)
+    @rule(rounds=st.integers(1, 2))
+    def start_enactor(self, rounds: int) -> None:
+        name = "ABC"[self.enactors]
+        self.enactors += 1
+        self.sched.add_actor(name, self.world.enactor_body(rounds=rounds), restarts=1)
+
+    @rule(seconds=st.sampled_from([1.0, 31.0]))
+    def time_passes(self, seconds: float) -> None:
+        """Time passes while every actor is parked (leases may expire)."""
+        self.world.clock.advance(seconds)
+
+    @precondition(lambda self: bool(self.sched.enabled))
+    @rule(data=st.data())
+    def step(self, data: st.DataObject) -> None:
+        """Run one actor to its next checkpoint, perhaps with a fault."""
+        actor = data.draw(st.sampled_from(self.sched.enabled), label="actor")
+        faults = [f for f in FAULTS if self.sched.fault_allowed(actor, f)]
+        fault = data.draw(st.one_of(st.none(), st.sampled_from(faults)) if faults else st.none(), label="fault")
+        self.sched.step(Choice(actor, fault))
+
+    # ------------------------------------------------------------------ invariants
+
+    @invariant()
+    def i1_never_empty(self) -> None:
+        assert not self._broken("I1"), self._broken("I1")
+
+    @invariant()
+    def i2_monotonic(self) -> None:
+        assert not self._broken("I2"), self._broken("I2")
+
+    @invariant()
+    def i3_no_live_deletion(self) -> None:
+        assert not self._broken("I3"), self._broken("I3")
+
+    @invariant()
+    def i5_nothing_lost_on_bad_input(self) -> None:
+        assert not self._broken("I5"), self._broken("I5")
+
+    @invariant()
+    def no_unexpected_error(self) -> None:
+        assert not self._broken("E"), self._broken("E")
+
+    def teardown(self) -> None:
+        """Let every actor finish, then I4: one healthy round converges on the newest good plan."""
+        try:
+            self.sched.run(RandomPolicy(0))
+            self.checker.finish()
+            for inv in ("I1", "I2", "I3", "I4", "I5", "E"):
+                assert not self._broken(inv), self._broken(inv)
+        finally:
+            self.sched.close()
+
+
+RaceMachine.TestCase.settings = settings(
+    max_examples=400,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestRace = RaceMachine.TestCase
