@@ -309,20 +309,40 @@ class World:
 
     def planner_body(self, generations: Sequence[int], *, bad: Iterable[int] = ()) -> ActorBody:
         """The planner: publishes `generations` one per step; those in `bad` omit the last
-        endpoint (a planner bug that would empty it)."""
+        endpoint (a planner bug that would empty it). A generation already taken by other
+        content (an applier's rollback allocates generations too) moves to the next free one;
+        a restarted planner re-publishing the same plan is a no-op."""
         broken = set(bad)
 
         def body(ctx: ActorContext) -> str:
             store = ctx.guard(self.store, name="store", access=STORE_ACCESS)
-            for g in generations:
-                plan = self.plan(g, omit=self.endpoints[-1:] if g in broken else ())
-                store.put_plan(plan)
-                if g in broken:
-                    self.bad.add(g)
-                ctx.checkpoint("plan.published", generation=g, bad=g in broken)
-            return f"published g{generations[0]}..g{generations[-1]}" if generations else "published nothing"
+            published = []
+            for intended in generations:
+                g = self._put(store, intended, intended in broken)
+                published.append(g)
+                ctx.checkpoint("plan.published", generation=g, bad=intended in broken)
+            return f"published {', '.join(f'g{g}' for g in published)}" if published else "published nothing"
 
         return body
+
+    def publish_next(self, *, bad: bool = False) -> Plan:
+        """Publish a plan under the next free generation (the planner's side of sharing the
+        generation space with rollbacks)."""
+        g = self._put(self.store, self.store.allocate_generation(self.zone), bad)
+        plan = self.store.get_plan(self.zone, g)
+        assert plan is not None
+        return plan
+
+    def _put(self, store: Any, generation: int, bad: bool) -> int:
+        omit = self.endpoints[-1:] if bad else ()
+        try:
+            store.put_plan(self.plan(generation, omit=omit))
+        except InvalidInput:  # taken by other content: the next free generation
+            generation = store.allocate_generation(self.zone)
+            store.put_plan(self.plan(generation, omit=omit))
+        if bad:
+            self.bad.add(generation)
+        return generation
 
     def guarded_round(self, applier: Applier, actor: str) -> str:
         """One round of a guarded enactor: apply the newest plan, then clean up. Expected
