@@ -461,7 +461,8 @@ class Applier:
     ) -> ApplyResult:
         fence_rrset = snap.fence_rrset
         seq = snap.fence.seq if snap.fence else 0
-        reserve = 2 + (len(fence_rrset.values) if fence_rrset else 0)
+        # The fence's DELETE (as read) and CREATE ride in every batch: reserve exactly their records.
+        reserve = 1 + (len(fence_rrset.values) if fence_rrset else 0)
         reserve_chars = 2 * 400  # fence values are ~200 characters; keep room for old and new
         stages = self._stages(plan, groups, self._governed(plan, snap))
         result = ApplyResult(plan.zone, plan.generation, plan.checksum, "applied", diff)

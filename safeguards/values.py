@@ -75,8 +75,13 @@ def hostname(value: str) -> str:
 # --------------------------------------------------------------------------- addresses
 
 
+_DOTTED_QUAD = re.compile(r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
+
+
 def ipv4(value: str) -> str:
     """An IPv4 address in dotted-quad form (no leading zeros)."""
+    if _DOTTED_QUAD.fullmatch(value):  # the common case, already canonical: skip ipaddress
+        return value
     try:
         return str(ipaddress.IPv4Address(value.strip()))
     except ValueError:

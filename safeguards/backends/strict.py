@@ -546,8 +546,11 @@ def validate_batch(zone: str, tx: _Tx, changes: Sequence[Change]) -> None:
             overlay[r.key] = r
         else:
             problems.append(f"unknown action {c.action!r} for {_describe(r)}")
+    by_name: dict[str, list[tuple[RecordKey, RecordSet | None]]] = {}
+    for key, after in overlay.items():
+        by_name.setdefault(key[0], []).append((key, after))
     for name in sorted(touched):
-        problems += _name_problems(zone, name, tx, overlay)
+        problems += _name_problems(zone, name, tx, by_name.get(name, []))
     if problems:
         raise BatchRejected(f"InvalidChangeBatch: {'; '.join(problems)}", problems=problems)
 
@@ -575,12 +578,12 @@ def _shape_problems(zone: str, r: RecordSet) -> list[str]:
     return out
 
 
-def _name_problems(zone: str, name: str, tx: _Tx, overlay: dict[RecordKey, RecordSet | None]) -> list[str]:
+def _name_problems(
+    zone: str, name: str, tx: _Tx, pending: list[tuple[RecordKey, RecordSet | None]]
+) -> list[str]:
     """Rules over every set at one name after the batch: CNAME exclusivity, weighted vs plain."""
     sets = {r.key: r for r in tx.at_name(name)}
-    for key, r in overlay.items():
-        if key[0] != name:
-            continue
+    for key, r in pending:
         if r is None:
             sets.pop(key, None)
         else:
