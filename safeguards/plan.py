@@ -210,11 +210,12 @@ def _resolve_name(raw: object, zone: str | None) -> tuple[str | None, str, str |
         return None, name, str(e)
     if is_reserved(name):
         return None, name, f"name {name} is reserved for dns-safeguards' own records (_dnssg*)"
-    if name_octets(name) + OWNER_PREFIX_OCTETS > MAX_NAME_OCTETS:
+    octets = name_octets(name)
+    if octets + OWNER_PREFIX_OCTETS > MAX_NAME_OCTETS:
         return (
             None,
             name,
-            f"name is {name_octets(name)} octets: its ownership marker _dnssg.<name> would exceed "
+            f"name is {octets} octets: its ownership marker _dnssg.<name> would exceed "
             f"{MAX_NAME_OCTETS} (max {MAX_NAME_OCTETS - OWNER_PREFIX_OCTETS} for a managed name)",
         )
     return name, name, None
@@ -373,6 +374,8 @@ def _cross_checks(entries: list[_Entry], problems: list[str]) -> None:
         by_name.setdefault(e.name, []).append(e)
         by_name_type.setdefault((e.name, e.rtype), []).append(e)
     for name, group in by_name.items():
+        if len(group) < 2:
+            continue
         others = [e for e in group if e.rtype != "CNAME"]
         if others and len(others) < len(group):
             listed = ", ".join(f"{o.rtype} at records[{o.index}]" for o in others)
@@ -380,6 +383,8 @@ def _cross_checks(entries: list[_Entry], problems: list[str]) -> None:
                 if e.rtype == "CNAME":
                     problems.append(f"{e.label}: a CNAME cannot coexist with other records at {name} ({listed})")
     for (name, rtype), group in by_name_type.items():
+        if len(group) < 2:
+            continue
         weighted = [e for e in group if e.set_identifier is not None]
         if weighted and len(weighted) < len(group):
             for e in group:

@@ -24,6 +24,7 @@ CAA_TAGS: tuple[str, ...] = ("issue", "issuewild", "iodef")
 
 _LABEL = re.compile(r"[a-z0-9_-]+")
 _UINT = re.compile(r"[0-9]+")
+_PLAIN_NAME = re.compile(r"(?:[a-z0-9_-]{1,63}\.)+")
 
 
 # --------------------------------------------------------------------------- names
@@ -31,6 +32,8 @@ _UINT = re.compile(r"[0-9]+")
 
 def name_octets(name: str) -> int:
     """Length of canonical FQDN `name` on the wire: a length octet per label, plus the root."""
+    if name.isascii() and name.endswith(".") and name != "." and ".." not in name:
+        return len(name) + 1  # each dot stands for the next label's length octet; +1 for the first
     labels = [label for label in name.split(".") if label]
     return sum(1 + len(label.encode()) for label in labels) + 1
 
@@ -42,6 +45,8 @@ def check_name(name: str, *, wildcard: bool = False, what: str = "name") -> None
     """
     if not name.isascii():
         raise ValueError(f"{what} {name!r} is not ASCII (use the punycode form, xn--...)")
+    if _PLAIN_NAME.fullmatch(name) and len(name) + 1 <= MAX_NAME_OCTETS:
+        return  # the common case in one regex; the slow path below explains any problem
     labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
     if name in ("", ".") or any(label == "" for label in labels):
         raise ValueError(f"{what} {name!r} has an empty label")
