@@ -69,6 +69,7 @@ class ApplyOptions:
     create_zone: bool = False
     keep_plans: int = 3
     weight_step: int | None = None  # shift weighted sets at most this much per stage
+    settle_reads: int = 3  # extra reads when a read-back lags behind our own accepted batch
 
 
 @dataclass
@@ -486,7 +487,7 @@ class Applier:
                     result.change_ids.append(info.id)
                     stage_ids.append(info.id)
             if stage_groups:
-                self._verify_stage(plan, zone_id, label, stage_groups, stage_ids, snap, lease)
+                self._verify_stage(plan, zone_id, label, stage_groups, stage_ids, snap, lease, fence_rrset)
         return result
 
     def _submit(
@@ -551,11 +552,12 @@ class Applier:
         ids: list[str],
         before: _Snapshot,
         lease: Lease,
+        written: RecordSet | None = None,
     ) -> None:
         try:
             if self.options.wait_insync and ids:
                 self._wait_insync(plan, ids[-1])
-            after = self._read(zone_id, plan.zone)
+            after = self._read_settled(zone_id, plan.zone, written)
             problems = self._read_back(groups, after)
             expected = [
                 c.rrset for g in groups for c in g.changes if c.action == "CREATE" and not is_reserved(c.rrset.name)
@@ -577,6 +579,20 @@ class Applier:
             f"content as generation {rolled}",
             problems=problems,
         )
+
+    def _read_settled(self, zone_id: str, zone: str, written: RecordSet | None) -> _Snapshot:
+        """A read that shows at least the fence we last wrote. One lagging read (a replica behind
+        our own accepted batch) is not evidence that the batch failed: read again, bounded."""
+        after = self._read(zone_id, zone)
+        ours = parse_fence(written)
+        for attempt in range(self.options.settle_reads):
+            seen = after.fence
+            if ours is None or (seen is not None and seen.seq >= ours.seq):
+                break
+            self._log("read.lagging", zone, ours.generation, ours.checksum, seen_seq=seen.seq if seen else None)
+            self.clock.sleep(self.options.backoff.delay(attempt, self.rng))
+            after = self._read(zone_id, zone)
+        return after
 
     def _wait_insync(self, plan: Plan, change_id: str) -> None:
         deadline = self.clock.now() + self.options.insync_timeout
