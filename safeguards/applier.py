@@ -40,7 +40,7 @@ from .errors import (
 )
 from .fence import Fence, find_fence, marker, marker_owners, parse_fence
 from .guards import GuardOptions, check_all
-from .plan import Plan
+from .plan import Plan, ensure_valid
 from .planstore import Lease, PlanStore, ZoneState
 from .records import Change, ChangeInfo, RecordKey, RecordSet, is_reserved, owner_name
 from .retry import Backoff, call_with_retries
@@ -211,6 +211,7 @@ class Applier:
         what it held before (or, for a failure between batches, a prefix of whole names that the
         next apply resumes)."""
         self._log("apply.start", plan.zone, plan.generation, plan.checksum, dry_run=dry_run, force=force)
+        ensure_valid(plan)
         self._check_circuit(plan.zone)
         if dry_run:
             preview = self.preview(plan, force=force, adopt=adopt)

@@ -468,7 +468,7 @@ def parse_plan(data: object, *, source: str = "plan") -> Plan:
         raise PlanInvalid(f"{source}: {len(problems)} problem(s): {problems[0]}", problems=problems)
     assert zone is not None and isinstance(generation, int)  # no problems: both parsed
     records = tuple(sorted(e.rrset for e in entries if e.rrset is not None))
-    return Plan(
+    plan = Plan(
         zone=zone,
         generation=generation,
         records=records,
@@ -478,6 +478,30 @@ def parse_plan(data: object, *, source: str = "plan") -> Plan:
         owner=owner,
         declared_checksum=declared,
     )
+    # Not a field: a marker that this exact object passed validation (a copy or edit loses it).
+    object.__setattr__(plan, "_validated", True)
+    return plan
+
+
+def ensure_valid(plan: Plan) -> None:
+    """Raise PlanInvalid unless `plan` obeys every rule `parse_plan` enforces and is canonical.
+
+    Plans from `parse_plan`/`load_plan` pass at once; a `Plan` built in code is validated through
+    its document form, so a name outside the zone or a malformed value is refused before
+    anything is written (Route 53 would reject it only in its own batch, after earlier ones).
+    """
+    if plan.__dict__.get("_validated"):
+        return
+    source = f"plan for {plan.zone} generation {plan.generation}"
+    parsed = parse_plan(plan_to_document(plan), source=source)
+    mine = set(plan.records)
+    differ = [r for r in parsed.records if r not in mine]
+    if differ or len(parsed.records) != len(plan.records):
+        problems = [
+            f"{r.name} {r.type}: values are not in canonical form (expected {list(r.values)})" for r in differ
+        ] or [f"{source}: records are not canonical"]
+        raise PlanInvalid(f"{source}: {len(problems)} problem(s): {problems[0]}", problems=problems)
+    object.__setattr__(plan, "_validated", True)
 
 
 # =========================================================================== round trips

@@ -56,6 +56,7 @@ from ..records import (
     in_zone,
 )
 from ..sqlite_tx import transaction
+from ..values import NORMALIZERS, normalize_value
 
 #: Route 53 returns at most this many sets per ListResourceRecordSets page.
 PAGE_SIZE = 300
@@ -575,6 +576,12 @@ def _shape_problems(zone: str, r: RecordSet) -> list[str]:
         out.append(f"{_describe(r)} weight {r.weight} is out of range 0..255")
     if r.type == "CNAME" and len(r.values) > 1:
         out.append(f"{_describe(r)} a CNAME can have only one value")
+    if r.type in NORMALIZERS:
+        for v in r.values:
+            try:
+                normalize_value(r.type, v)
+            except ValueError as exc:  # Route 53 rejects malformed RDATA (e.g. ARRDATAIllegalIPv4Address)
+                out.append(f"{_describe(r)} invalid value: {exc}")
     return out
 
 

@@ -10,6 +10,7 @@ another owner's names, carry a wrong checksum)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
 from safeguards import (
     Applier,
@@ -80,7 +82,8 @@ class Zone:
             pytest.fail(f"accepted: {getattr(result, 'outcome', result)}")
         assert self.model.snapshot(self.zone_id) == before, f"zone changed by a refused plan: {exc.value}"
         guard = getattr(exc.value, "guard", "")
-        event(f"refused: {type(exc.value).__name__}{f' ({guard})' if guard else ''}")
+        with contextlib.suppress(InvalidArgument):  # outside a Hypothesis test there is nothing to record
+            event(f"refused: {type(exc.value).__name__}{f' ({guard})' if guard else ''}")
         return exc.value
 
 
@@ -399,22 +402,12 @@ def test_dangerous_plan_objects_are_refused_and_change_nothing(zone: Zone, defec
 # ---------------------------------------------------------------------------------- gaps found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Applier.apply does not validate a Plan built in code: a name outside the zone in a later batch "
-    "is rejected by Route 53 only after the earlier batches landed (parse_plan refuses such a plan)",
-)
 def test_a_plan_object_with_a_name_outside_the_zone_in_a_later_batch_changes_nothing() -> None:
     z = Zone()
     plan = _plan([*LIVE.records, *_bulk(1500), RecordSet("zz.example.org.", "A", 60, ("192.0.2.9",))])
     z.must_refuse(lambda: z.applier.apply(plan))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Applier.apply does not validate a Plan built in code, and the strict model does not check value "
-    "syntax: an A record 'not-an-ip' is written (Route 53 would reject it; parse_plan refuses it)",
-)
 def test_a_plan_object_with_an_invalid_value_is_refused() -> None:
     z = Zone()
     plan = _plan([*LIVE.records, RecordSet(f"bad.{ZONE}", "A", 60, ("not-an-ip",))])
