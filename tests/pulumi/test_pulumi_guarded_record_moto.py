@@ -4,7 +4,6 @@ compatibility; the safety properties themselves are proven against the strict mo
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
 
@@ -15,12 +14,12 @@ pytest.importorskip("safeguards.stores.dynamodb")
 pytest.importorskip("safeguards.backends.boto3_route53")
 pytest.importorskip("safeguards.stores.schema")
 
-from moto.server import ThreadedMotoServer
 from pulumi.dynamic import Config, ConfigureRequest
 
 from infra.guarded_record import GuardedRecordProvider
 from safeguards.errors import GuardRefused, StaleGeneration
 from safeguards.stores.schema import ensure_tables
+from safeguards.testing.moto_server import moto_server
 
 CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
 PLANS, LEASES = "pulumi-plans", "pulumi-leases"
@@ -29,14 +28,9 @@ OWNER = "pulumi.dns-safeguards.moto"
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    ensure_tables(boto3.client("dynamodb", endpoint_url=url, **CREDS), PLANS, LEASES)
-    yield url
-    server.stop()
+    with moto_server() as url:
+        ensure_tables(boto3.client("dynamodb", endpoint_url=url, **CREDS), PLANS, LEASES)
+        yield url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ races below interleave our multi-request protocols at exactly that granularity."
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from safeguards.clock import VirtualClock
 from safeguards.errors import EndpointUnavailable, FenceLost, InvalidInput
@@ -24,40 +22,17 @@ from safeguards.planstore import Lease, PlanStore, ZoneState
 from safeguards.records import RecordSet
 from safeguards.stores.dynamodb import DynamoPlanStore, make_dynamodb_client
 from safeguards.stores.schema import LEASE_TABLE_SCHEMA, PLAN_TABLE_SCHEMA, ensure_tables
+from safeguards.testing.moto_server import moto_server
 
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 PLANS, LEASES = "dnssg-plans", "dnssg-leases"
 
 
-class SerializedMotoServer(ThreadedMotoServer):
-    """moto's threaded server with request dispatch under one lock (atomic writes, as on AWS)."""
-
-    def _server_entry(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
-
-        app = DomainDispatcherApplication(create_backend_app)
-        lock = threading.Lock()
-
-        def serialized(environ: dict[str, Any], start_response: Any) -> Any:
-            with lock:
-                return list(app(environ, start_response))
-
-        self._server = make_server(self._ip_address, self._port, serialized, True, request_handler=MotoRequestHandler)
-        self._server_ready_event.set()
-        self._server.serve_forever()
-
-
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    ensure_tables(boto3.client("dynamodb", endpoint_url=url, **CREDS), PLANS, LEASES)
-    yield url
-    server.stop()
+    with moto_server(serialized=True) as url:
+        ensure_tables(boto3.client("dynamodb", endpoint_url=url, **CREDS), PLANS, LEASES)
+        yield url
 
 
 @pytest.fixture
