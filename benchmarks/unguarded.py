@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from safeguards.backend import Route53Backend
 from safeguards.clock import Clock
+from safeguards.diff import ChangeGroup, batch_groups
 from safeguards.records import MAX_RECORDS_PER_BATCH, MAX_VALUE_CHARS_PER_BATCH, Change, RecordSet
 from safeguards.retry import Backoff, call_with_retries
 
@@ -28,24 +29,11 @@ class UnguardedResult:
     change_ids: list[str]
 
 
-def pack(
-    changes: Sequence[Change], *, max_records: int = MAX_RECORDS_PER_BATCH, max_chars: int = MAX_VALUE_CHARS_PER_BATCH
-) -> list[list[Change]]:
-    """First-fit in order into batches within both limits."""
-    batches: list[list[Change]] = []
-    current: list[Change] = []
-    records = chars = 0
-    for c in changes:
-        r, ch = c.record_count(), c.value_chars()
-        if current and (records + r > max_records or chars + ch > max_chars):
-            batches.append(current)
-            current, records, chars = [], 0, 0
-        current.append(c)
-        records += r
-        chars += ch
-    if current:
-        batches.append(current)
-    return batches
+def pack(changes: Sequence[Change]) -> list[list[Change]]:
+    """First-fit in order into batches within both limits: the library's own batching, each
+    change on its own (a blind writer has no per-name groups to keep together)."""
+    groups = [ChangeGroup(c.rrset.name, (c,)) for c in changes]
+    return [[c for g in batch for c in g.changes] for batch in batch_groups(groups)]
 
 
 def unguarded_changes(upserts: Sequence[RecordSet], deletes: Sequence[RecordSet] = ()) -> list[Change]:
