@@ -157,15 +157,10 @@ def _boto3_target(name: str, endpoint_url: str) -> Target:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server in this process (its own thread) on a free port."""
-    from moto.server import ThreadedMotoServer
+    from safeguards.testing.moto_server import moto_server
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -9,7 +9,6 @@ TCP servers that swallow or drop the request."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import threading
 import uuid
@@ -19,7 +18,6 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 
 from safeguards.backend import Route53Backend
 from safeguards.backends.boto3_route53 import ALIAS_PREFIX, Boto3Route53, make_route53_client
@@ -35,18 +33,15 @@ from safeguards.errors import (
     ZoneNotFound,
 )
 from safeguards.records import Change, RecordSet
+from safeguards.testing.moto_server import moto_server
 
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
