@@ -396,7 +396,7 @@ class Applier:
             # Renewed first: a paused enactor must not put back a plan clean-up already removed.
             self._renew(plan, lease, "before storing its plan")
             self._store_plan(plan)
-            groups = self._with_markers(plan, snap, diff.groups, adopt=adopt)
+            groups = self._with_markers(plan, snap, diff.groups)
             if not groups and snap.fence and snap.fence.generation == plan.generation and snap.fence.done:
                 self._log("apply.noop", plan.zone, plan.generation, plan.checksum)
                 self._record(plan, lease)
@@ -642,8 +642,6 @@ class Applier:
         self.options = _replace(saved, verifiers=())
         try:
             self._enact(restore, zone_id, lease, force=True, adopt=True)
-            if saved.use_lease:
-                pass
         finally:
             self.options = saved
         return gen
@@ -692,9 +690,7 @@ class Applier:
         check_all(plan, observed, snap.owners, diff, self.options.guards, force=force, adopt=adopt)
         return diff
 
-    def _with_markers(
-        self, plan: Plan, snap: _Snapshot, groups: Sequence[ChangeGroup], *, adopt: bool
-    ) -> list[ChangeGroup]:
+    def _with_markers(self, plan: Plan, snap: _Snapshot, groups: Sequence[ChangeGroup]) -> list[ChangeGroup]:
         """Add ownership-marker changes to each name's group: CREATE for names we start to
         manage (or adopt), DELETE for names retired."""
         by_name = {g.name: list(g.changes) for g in groups}
