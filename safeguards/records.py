@@ -8,7 +8,7 @@ equal, and the same content when they compare equal.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 SUPPORTED_TYPES: tuple[str, ...] = ("A", "AAAA", "CNAME", "TXT", "MX", "SRV", "CAA", "NS")
@@ -39,7 +39,7 @@ def _unescape_octal(name: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(name):
-        if name[i] == "\\" and i + 3 < len(name) + 0 and name[i + 1 : i + 4].isdigit():
+        if name[i] == "\\" and i + 4 <= len(name) and all(c in "01234567" for c in name[i + 1 : i + 4]):
             out.append(chr(int(name[i + 1 : i + 4], 8)))
             i += 4
         else:
@@ -60,9 +60,60 @@ def relative(name: str, zone: str) -> str:
     return name[: -(len(zone) + 1)]
 
 
+#: Routing fields of a `RecordSet` beside `weight`, as (attribute, plan/JSON key). Each goes with a
+#: set identifier (exactly one per set); `health_check_id` may sit on any set.
+ROUTING_ATTRS: tuple[str, ...] = ("weight", "region", "failover", "geo", "geoproximity", "multivalue", "cidr")
+#: The routing policy a routing attribute stands for.
+POLICY_OF_ATTR: dict[str, str] = {
+    "weight": "weighted",
+    "region": "latency",
+    "failover": "failover",
+    "geo": "geolocation",
+    "geoproximity": "geoproximity",
+    "multivalue": "multivalue",
+    "cidr": "cidr",
+}
+#: Prefix of the single value that stands for an alias target: ``ALIAS <zone-id> <dns-name> evaluate=<bool>``
+#: (TTL 0). One value, so the guards count an alias as one answer.
+ALIAS_PREFIX = "ALIAS "
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+def alias_value(zone_id: str, dns_name: str, evaluate: bool) -> str:
+    """The single value that stands for an alias target (DNS name canonical: lower-case, trailing dot)."""
+    return f"{ALIAS_PREFIX}{zone_id} {fqdn(dns_name)} evaluate={'true' if evaluate else 'false'}"
+
+
+def parse_alias(value: str) -> tuple[str, str, bool] | None:
+    """(hosted zone id, DNS name, evaluate target health) of an alias value; None for other values.
+
+    Raises ValueError for a value that starts like an alias but is malformed."""
+    if not value.startswith(ALIAS_PREFIX):
+        return None
+    parts = value[len(ALIAS_PREFIX) :].split(" ")
+    if len(parts) != 3 or parts[2] not in ("evaluate=true", "evaluate=false") or not parts[0] or not parts[1]:
+        raise ValueError(f"malformed alias value {value!r}: expected 'ALIAS <zone-id> <dns-name> evaluate=true|false'")
+    return parts[0], parts[1], parts[2] == "evaluate=true"
+
+
+def _pairs(value: Any) -> Pairs | None:
+    if value is None:
+        return None
+    return tuple(sorted((str(k), str(v)) for k, v in dict(value).items()))
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class RecordSet:
-    """One Route 53 resource record set, canonical (see module doc)."""
+    """One Route 53 resource record set, canonical (see module doc).
+
+    Routing: `set_identifier` with exactly one of `weight` (0..255), `region` (latency),
+    `failover` (PRIMARY/SECONDARY), `geo` (geolocation: pairs of ContinentCode/CountryCode/
+    SubdivisionCode), `geoproximity` (pairs of AWSRegion/LocalZoneGroup/Coordinates.Latitude/
+    Coordinates.Longitude/Bias), `multivalue` (True) or `cidr` (pairs CollectionId/LocationName);
+    `health_check_id` on any set. An alias is one value `ALIAS <zone-id> <dns-name> evaluate=...`
+    with TTL 0 (see `alias_target`).
+    """
 
     name: str
     type: str
@@ -70,18 +121,61 @@ class RecordSet:
     values: tuple[str, ...]
     set_identifier: str | None = None
     weight: int | None = None
+    region: str | None = None
+    failover: str | None = None
+    geo: Pairs | None = None
+    geoproximity: Pairs | None = None
+    multivalue: bool | None = None
+    cidr: Pairs | None = None
+    health_check_id: str | None = None
 
     @property
     def key(self) -> RecordKey:
         """Identity of the set in the zone: (name, type, set identifier)."""
         return (self.name, self.type, self.set_identifier)
 
+    @property
+    def policy(self) -> str:
+        """Routing policy: simple, weighted, latency, failover, geolocation, geoproximity, multivalue or cidr."""
+        for attr in ROUTING_ATTRS:
+            if getattr(self, attr) is not None:
+                return POLICY_OF_ATTR[attr]
+        return "simple"
+
+    @property
+    def alias_target(self) -> tuple[str, str, bool] | None:
+        """(hosted zone id, DNS name, evaluate target health) when the set is an alias."""
+        return parse_alias(self.values[0]) if len(self.values) == 1 else None
+
+    def routing_label(self) -> str:
+        """Short routing description for people: `weighted blue w=10`, `failover a PRIMARY hc=...`, ''."""
+        if self.set_identifier is None and self.health_check_id is None:
+            return ""
+        parts = [self.policy, self.set_identifier or ""]
+        detail = {
+            "weighted": f"w={self.weight}",
+            "latency": f"region={self.region}",
+            "failover": str(self.failover),
+            "geolocation": ",".join(f"{k}={v}" for k, v in self.geo or ()),
+            "geoproximity": ",".join(f"{k}={v}" for k, v in self.geoproximity or ()),
+            "multivalue": "",
+            "cidr": ",".join(f"{k}={v}" for k, v in self.cidr or ()),
+            "simple": "",
+        }[self.policy]
+        parts.append(detail)
+        if self.health_check_id is not None:
+            parts.append(f"hc={self.health_check_id}")
+        return " ".join(p for p in parts if p)
+
     def value_chars(self) -> int:
         """Characters of record values, as Route 53 counts them against the 32,000 limit."""
         return sum(len(v) for v in self.values)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (the one `status --json` prints)."""
+        """JSON-friendly form (the one `status --json` prints, and plan checksums hash).
+
+        Simple and weighted sets keep exactly the keys they always had, so their checksums do not
+        change; the other routing fields appear only when set."""
         d: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
@@ -90,7 +184,14 @@ class RecordSet:
         }
         if self.set_identifier is not None:
             d["set_identifier"] = self.set_identifier
-            d["weight"] = self.weight
+            if self.weight is not None or self.policy == "simple":
+                d["weight"] = self.weight
+        for attr in ("region", "failover", "multivalue", "health_check_id"):
+            if getattr(self, attr) is not None:
+                d[attr] = getattr(self, attr)
+        for attr in ("geo", "geoproximity", "cidr"):
+            if getattr(self, attr) is not None:
+                d[attr] = dict(getattr(self, attr))
         return d
 
     @classmethod
@@ -103,11 +204,18 @@ class RecordSet:
             values=tuple(sorted(str(v) for v in d["values"])),
             set_identifier=d.get("set_identifier"),
             weight=None if d.get("weight") is None else int(d["weight"]),
+            region=d.get("region"),
+            failover=d.get("failover"),
+            geo=_pairs(d.get("geo")),
+            geoproximity=_pairs(d.get("geoproximity")),
+            multivalue=None if d.get("multivalue") is None else bool(d["multivalue"]),
+            cidr=_pairs(d.get("cidr")),
+            health_check_id=d.get("health_check_id"),
         )
 
     def with_values(self, values: Iterable[str]) -> RecordSet:
-        """A copy with other values (sorted)."""
-        return RecordSet(self.name, self.type, self.ttl, tuple(sorted(values)), self.set_identifier, self.weight)
+        """A copy with other values (sorted); every routing field kept."""
+        return replace(self, values=tuple(sorted(values)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,17 +3,13 @@
 This is the only module that knows Route 53's wire shapes; it turns them into canonical
 `RecordSet`s and botocore's failures into the library's exceptions (see `safeguards.backend`).
 
-Modelled routing: simple and weighted record sets. A set with any other routing policy
-(latency, failover, geolocation, geoproximity, multivalue, CIDR), a health check or a traffic
-policy instance cannot be read back faithfully into a `RecordSet`, so `list_record_sets` refuses
-the zone with `InvalidInput` naming the set instead of silently dropping fields that a
-compare-and-set DELETE would have to match.
+Every routing policy is modelled (`RecordSet`'s routing fields): weighted, latency, failover,
+geolocation, geoproximity, multivalue answer and IP-based (CIDR), and `HealthCheckId` on any set, so
+a compare-and-set DELETE names exactly what was read. Only a set created by a traffic policy
+instance is refused (`InvalidInput` naming it): its content belongs to the traffic policy.
 
-Alias records are represented, not skipped (a skipped alias would be invisible to the guards):
-TTL 0 and a single value ``ALIAS <hosted-zone-id> <dns-name> evaluate=<true|false>``, exactly as
-Route 53 returned it. `change_record_sets` turns that value back into an `AliasTarget`, so a
-plan may replace an alias with ordinary records by a DELETE of what was read. Plans cannot
-create aliases (their values are not valid record data for the type).
+Aliases: TTL 0 and a single value ``ALIAS <hosted-zone-id> <dns-name> evaluate=<true|false>``
+(`safeguards.records.alias_value`); `record_set_to_wire` turns it back into an `AliasTarget`.
 
 Retries: `make_route53_client` gives botocore's standard retry mode, 3 attempts in all, 5 s connect and
 30 s read timeouts; the applier adds its own bounded retries with full jitter on top
@@ -28,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from .. import records
 from ..errors import (
     BackendError,
     BatchRejected,
@@ -39,12 +36,10 @@ from ..errors import (
     Throttled,
     ZoneNotFound,
 )
-from ..records import Change, ChangeInfo, RecordSet, fqdn
+from ..records import ALIAS_PREFIX, Change, ChangeInfo, RecordSet, fqdn  # noqa: F401 (ALIAS_PREFIX re-exported)
+from ..route53_rules.wire import pairs, unpairs
 
 T = TypeVar("T")
-
-#: Prefix of the single value that represents an alias target (see module doc).
-ALIAS_PREFIX = "ALIAS "
 
 #: Error codes meaning "rate exceeded": nothing applied, retry with backoff.
 THROTTLING_CODES = frozenset(
@@ -52,18 +47,6 @@ THROTTLING_CODES = frozenset(
 )
 #: Error codes meaning Route 53 rejected the whole batch: nothing applied.
 REJECTED_CODES = frozenset({"InvalidChangeBatch", "InvalidInput"})
-
-#: Record set fields of routing policies (and features) that `RecordSet` does not model.
-UNMODELLED_FIELDS = (
-    "Region",
-    "Failover",
-    "GeoLocation",
-    "GeoProximityLocation",
-    "MultiValueAnswer",
-    "CidrRoutingConfig",
-    "HealthCheckId",
-    "TrafficPolicyInstanceId",
-)
 
 _ZONE_PREFIX = "/hostedzone/"
 _CHANGE_PREFIX = "/change/"
@@ -86,43 +69,49 @@ def make_route53_client(session: Any | None, endpoint_url: str | None, region: s
     return session.client("route53", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
+class NoSuchChange(InvalidInput):
+    """GetChange of a change id Route 53 does not know (`NoSuchChange`, HTTP 404)."""
+
+
 def alias_value(target: Mapping[str, Any]) -> str:
     """The single value that stands for an `AliasTarget` in a `RecordSet`."""
-    evaluate = "true" if target.get("EvaluateTargetHealth") else "false"
-    return f"{ALIAS_PREFIX}{target['HostedZoneId']} {target['DNSName']} evaluate={evaluate}"
+    return records.alias_value(str(target["HostedZoneId"]), str(target["DNSName"]),
+                               _truthy(target.get("EvaluateTargetHealth")))
 
 
 def parse_alias_value(value: str) -> dict[str, Any] | None:
     """The `AliasTarget` an alias value stands for, or None for an ordinary value."""
-    if not value.startswith(ALIAS_PREFIX):
+    try:
+        parsed = records.parse_alias(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    if parsed is None:
         return None
-    parts = value[len(ALIAS_PREFIX) :].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("evaluate="):
-        raise InvalidInput(
-            f"malformed alias value {value!r}: expected 'ALIAS <zone-id> <dns-name> evaluate=true|false'"
-        )
-    return {"HostedZoneId": parts[0], "DNSName": parts[1], "EvaluateTargetHealth": parts[2] == "evaluate=true"}
+    return {"HostedZoneId": parsed[0], "DNSName": parsed[1], "EvaluateTargetHealth": parsed[2]}
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
 
 
 def record_set_from_wire(wire: Mapping[str, Any]) -> RecordSet:
     """A canonical `RecordSet` from one ListResourceRecordSets entry (see module doc)."""
     name = fqdn(str(wire["Name"]))
     rtype = str(wire["Type"]).upper()
-    unmodelled = [f for f in UNMODELLED_FIELDS if f in wire]
-    if unmodelled:
-        ident = wire.get("SetIdentifier")
+    ident = wire.get("SetIdentifier")
+    if wire.get("TrafficPolicyInstanceId"):
         label = f"{name} {rtype}" + (f" (set identifier {ident!r})" if ident is not None else "")
         raise InvalidInput(
-            f"record set {label} uses {', '.join(unmodelled)}: only simple and weighted routing are supported; "
-            "manage this zone elsewhere or remove the set"
+            f"record set {label} belongs to traffic policy instance {wire['TrafficPolicyInstanceId']}: "
+            "manage it through its traffic policy, or remove the set"
         )
     if "AliasTarget" in wire:
         ttl, values = 0, (alias_value(wire["AliasTarget"]),)
     else:
         ttl = int(wire.get("TTL", 0))
         values = tuple(sorted(str(r["Value"]) for r in wire.get("ResourceRecords", ())))
-    ident = wire.get("SetIdentifier")
     weight = wire.get("Weight")
+    multivalue = wire.get("MultiValueAnswer")
     return RecordSet(
         name=name,
         type=rtype,
@@ -130,6 +119,13 @@ def record_set_from_wire(wire: Mapping[str, Any]) -> RecordSet:
         values=values,
         set_identifier=None if ident is None else str(ident),
         weight=None if weight is None else int(weight),
+        region=wire.get("Region") or None,
+        failover=wire.get("Failover") or None,
+        geo=pairs(wire.get("GeoLocation")),
+        geoproximity=pairs(wire.get("GeoProximityLocation")),
+        multivalue=None if multivalue is None else _truthy(multivalue),
+        cidr=pairs(wire.get("CidrRoutingConfig")),
+        health_check_id=wire.get("HealthCheckId") or None,
     )
 
 
@@ -138,13 +134,27 @@ def record_set_to_wire(rrset: RecordSet) -> dict[str, Any]:
     wire: dict[str, Any] = {"Name": rrset.name, "Type": rrset.type}
     if rrset.set_identifier is not None:
         wire["SetIdentifier"] = rrset.set_identifier
-        if rrset.weight is not None:
-            wire["Weight"] = rrset.weight
+    if rrset.weight is not None:
+        wire["Weight"] = rrset.weight
+    if rrset.region is not None:
+        wire["Region"] = rrset.region
+    if rrset.failover is not None:
+        wire["Failover"] = rrset.failover
+    if rrset.geo is not None:
+        wire["GeoLocation"] = unpairs(rrset.geo)
+    if rrset.geoproximity is not None:
+        wire["GeoProximityLocation"] = unpairs(rrset.geoproximity, ints=("Bias",))
+    if rrset.multivalue is not None:
+        wire["MultiValueAnswer"] = rrset.multivalue
+    if rrset.cidr is not None:
+        wire["CidrRoutingConfig"] = unpairs(rrset.cidr)
+    if rrset.health_check_id is not None:
+        wire["HealthCheckId"] = rrset.health_check_id
     target = parse_alias_value(rrset.values[0]) if len(rrset.values) == 1 else None
     if target is not None:
         wire["AliasTarget"] = target
     else:
-        if any(v.startswith(ALIAS_PREFIX) for v in rrset.values):
+        if any(v.startswith(records.ALIAS_PREFIX) for v in rrset.values):
             raise InvalidInput(f"record set {rrset.name} {rrset.type}: an alias value cannot share a set with others")
         wire["TTL"] = rrset.ttl
         wire["ResourceRecords"] = [{"Value": v} for v in rrset.values]
@@ -378,6 +388,8 @@ class Boto3Route53:
             )
         if code in THROTTLING_CODES or status == 429:
             return Throttled(f"{where}: {operation} throttled by Route 53 ({code or 'HTTP 429'}): {message}")
+        if code == "NoSuchChange":
+            return NoSuchChange(f"{operation}: change not found ({message})")
         if code == "NoSuchHostedZone":
             self._forget(zone_id)
             label = where if where.startswith("hosted zone") else f"hosted zone {where}"

@@ -1,15 +1,14 @@
 """A strict model of Route 53's change semantics: the fake that is more faithful than any emulator.
 
-Every rule of `ChangeResourceRecordSets` our safety relies on is enforced here, measured against
-the Route 53 API reference (`../shared/route53-semantics.md`), where moto and LocalStack are lax:
-
-- a batch is all-or-nothing, validated as a whole against the zone's current sets;
-- `DELETE` must match the current set exactly (TTL, every value, set identifier, weight);
-- `CREATE` of an existing set fails; `UPSERT` replaces unconditionally;
-- no CNAME at the apex or beside another type; weighted and plain sets of one name/type do not mix;
-  the apex SOA and NS cannot be changed;
-- at most 1,000 records and 32,000 value characters per request (an UPSERT counts twice);
-- each change is `PENDING` until `insync_after` seconds have passed on the model's clock.
+Every rule of `ChangeResourceRecordSets` is judged by `safeguards.route53_rules`, the one
+implementation of Route 53's rules that the LocalStack provider uses too: the batch is
+all-or-nothing and judged as a whole; DELETE must match the current set exactly (TTL, every value,
+every routing field); CREATE of an existing set fails; UPSERT replaces (also the apex NS/SOA);
+CNAME exclusivity; routing-policy conflicts; per-type RDATA; the quotas. Shape problems are
+`InvalidInput`, semantic ones `InvalidChangeBatch` (`BatchRejected.code` says which). Names are
+case-insensitive (`*` and `\\052` are one name) and listed in Route 53's order. Each change is
+`PENDING` until `insync_after` seconds have passed on the model's clock; an unknown change id is
+`NoSuchChange`.
 
 It is thread-safe and can persist to SQLite so that separate processes (CLI invocations) share a
 zone with the same all-or-nothing guarantee (`BEGIN IMMEDIATE` serialises writers): that is the
@@ -29,7 +28,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,21 +41,12 @@ from ..errors import (
     Throttled,
     ZoneNotFound,
 )
-from ..records import (
-    MAX_LABEL_OCTETS,
-    MAX_NAME_OCTETS,
-    MAX_RECORDS_PER_BATCH,
-    MAX_TTL,
-    MAX_VALUE_CHARS_PER_BATCH,
-    Change,
-    ChangeInfo,
-    RecordKey,
-    RecordSet,
-    fqdn,
-    in_zone,
-)
+from ..records import Change, ChangeInfo, RecordKey, RecordSet, fqdn
+from ..route53_rules import Quotas, Route53Error, from_wire, judge_batch, list_page
+from ..route53_rules.listing import reversed_name
+from ..route53_rules.wire import RRSet
 from ..sqlite_tx import transaction
-from ..values import NORMALIZERS, normalize_value
+from .boto3_route53 import NoSuchChange, record_set_to_wire
 
 #: Route 53 returns at most this many sets per ListResourceRecordSets page.
 PAGE_SIZE = 300
@@ -157,6 +147,7 @@ class _Tx(Protocol):
 
     def get(self, key: RecordKey) -> RecordSet | None: ...
     def at_name(self, name: str) -> list[RecordSet]: ...
+    def count(self) -> int: ...
     def put(self, rrset: RecordSet) -> None: ...
     def delete(self, key: RecordKey) -> None: ...
 
@@ -175,6 +166,9 @@ class _MemoryZone:
 
     def at_name(self, name: str) -> list[RecordSet]:
         return list(self.by_name.get(name, {}).values())
+
+    def count(self) -> int:
+        return sum(len(sets) for sets in self.by_name.values())
 
     def put(self, rrset: RecordSet) -> None:
         self.by_name.setdefault(rrset.name, {})[rrset.key] = rrset
@@ -203,22 +197,26 @@ class _SqliteTx:
 
     def get(self, key: RecordKey) -> RecordSet | None:
         row = self.db.execute(
-            "SELECT name, type, ttl, vals, set_id, weight FROM rrsets "
-            "WHERE zone_id=? AND name=? AND type=? AND set_id=?",
+            f"SELECT {_COLUMNS} FROM rrsets WHERE zone_id=? AND name=? AND type=? AND set_id=?",
             (self.zone_id, key[0], key[1], key[2] or ""),
         ).fetchone()
         return _row_to_rrset(row) if row else None
 
     def at_name(self, name: str) -> list[RecordSet]:
         rows = self.db.execute(
-            "SELECT name, type, ttl, vals, set_id, weight FROM rrsets WHERE zone_id=? AND name=?",
+            f"SELECT {_COLUMNS} FROM rrsets WHERE zone_id=? AND name=?",
             (self.zone_id, name),
         ).fetchall()
         return [_row_to_rrset(r) for r in rows]
 
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM rrsets WHERE zone_id=?", (self.zone_id,)).fetchone()[0])
+
     def put(self, rrset: RecordSet) -> None:
+        routing = {k: v for k, v in rrset.to_dict().items() if k not in _PLAIN_KEYS}
         self.db.execute(
-            "INSERT OR REPLACE INTO rrsets (zone_id, name, type, set_id, ttl, weight, vals) VALUES (?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO rrsets (zone_id, name, type, set_id, ttl, weight, vals, routing) "
+            "VALUES (?,?,?,?,?,?,?,?)",
             (
                 self.zone_id,
                 rrset.name,
@@ -227,6 +225,7 @@ class _SqliteTx:
                 rrset.ttl,
                 rrset.weight,
                 json.dumps(list(rrset.values)),
+                json.dumps(routing, sort_keys=True) if routing else None,
             ),
         )
 
@@ -238,21 +237,29 @@ class _SqliteTx:
 
     def all_sorted(self) -> list[RecordSet]:
         rows = self.db.execute(
-            "SELECT name, type, ttl, vals, set_id, weight FROM rrsets WHERE zone_id=?", (self.zone_id,)
+            f"SELECT {_COLUMNS} FROM rrsets WHERE zone_id=?", (self.zone_id,)
         ).fetchall()
         return sorted((_row_to_rrset(r) for r in rows), key=list_order)
 
 
+_COLUMNS = "name, type, ttl, vals, set_id, weight, routing"
+#: Keys of `RecordSet.to_dict` that have their own columns; the rest (routing) is one JSON column.
+_PLAIN_KEYS = frozenset({"name", "type", "ttl", "values", "set_identifier", "weight"})
+
+
 def _row_to_rrset(row: Sequence[Any]) -> RecordSet:
-    name, rtype, ttl, vals, set_id, weight = row
-    return RecordSet(name, rtype, int(ttl), tuple(json.loads(vals)), set_id or None, weight)
+    name, rtype, ttl, vals, set_id, weight, routing = row
+    plain = RecordSet(name, rtype, int(ttl), tuple(json.loads(vals)), set_id or None, weight)
+    if not routing:
+        return plain
+    return RecordSet.from_dict({**plain.to_dict(), **json.loads(routing), "weight": weight})
 
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS zones (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL);
 CREATE TABLE IF NOT EXISTS rrsets (
     zone_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, set_id TEXT NOT NULL,
-    ttl INTEGER NOT NULL, weight INTEGER, vals TEXT NOT NULL,
+    ttl INTEGER NOT NULL, weight INTEGER, vals TEXT NOT NULL, routing TEXT,
     PRIMARY KEY (zone_id, name, type, set_id)
 );
 CREATE TABLE IF NOT EXISTS changes (
@@ -261,9 +268,22 @@ CREATE TABLE IF NOT EXISTS changes (
 """
 
 
+def _add_routing_column(db: sqlite3.Connection) -> None:
+    """State files written before routing policies were modelled lack the `routing` column."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(rrsets)")}
+    if "routing" not in columns:
+        with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+            db.execute("ALTER TABLE rrsets ADD COLUMN routing TEXT")
+
+
 def list_order(r: RecordSet) -> tuple[Any, ...]:
-    """Route 53's listing order: name with labels reversed, then type, then set identifier."""
-    return (tuple(reversed(r.name.rstrip(".").split("."))), r.type, r.set_identifier or "")
+    """Route 53's listing order (see `safeguards.route53_rules.listing`): the listed name with
+    labels reversed and the trailing dot, compared as text; then type, then set identifier."""
+    return (reversed_name(r.name), r.type, r.set_identifier or "")
+
+
+def _to_rules(r: RecordSet) -> RRSet:
+    return from_wire(record_set_to_wire(r))
 
 
 # ---------------------------------------------------------------------------------- the model
@@ -284,8 +304,10 @@ class StrictRoute53:
         clock: Clock | None = None,
         insync_after: float = DEFAULT_INSYNC_AFTER,
         rate_limit: tuple[float, int] | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
+        self.quotas = quotas or Quotas()
         self.insync_after = insync_after
         self.faults = Faults()
         self.calls: Counter[str] = Counter()
@@ -301,6 +323,7 @@ class StrictRoute53:
         if self._path is not None:
             self._db = sqlite3.connect(self._path, timeout=60, isolation_level=None, check_same_thread=False)
             self._db.executescript(_SCHEMA)
+            _add_routing_column(self._db)
 
     # ------------------------------------------------------------------ Route53Backend
 
@@ -375,10 +398,38 @@ class StrictRoute53:
                     row = db.execute("SELECT submitted_at FROM changes WHERE id=?", (change_id,)).fetchone()
                 submitted = row[0] if row else None
         if submitted is None:
-            raise InvalidInput(f"NoSuchChange: change {change_id} not found")
+            raise NoSuchChange(f"NoSuchChange: a change with id {change_id} does not exist")
         return ChangeInfo(change_id, self._status(submitted), submitted)
 
     # ------------------------------------------------------------------ model extras
+
+    def list_resource_record_sets(
+        self,
+        zone_id: str,
+        *,
+        start_name: str | None = None,
+        start_type: str | None = None,
+        start_identifier: str | None = None,
+        max_items: int | str | None = None,
+    ) -> dict[str, Any]:
+        """One ListResourceRecordSets page in botocore's response shape (names as Route 53 lists
+        them, `NextRecordIdentifier` where a page stops inside a routed name): what a real client's
+        paginator sees."""
+        self._enter("ListResourceRecordSets")
+        with self._lock:
+            if self._db is None:
+                sets = list(self._zone(zone_id).all_sorted())
+            else:
+                with self._read() as db:
+                    self._zone_name(db, zone_id)
+                    sets = _SqliteTx(db, zone_id).all_sorted()
+        return list_page(
+            [_to_rules(r) for r in sets],
+            start_name=start_name,
+            start_type=start_type,
+            start_identifier=start_identifier,
+            max_items=max_items,
+        )
 
     def snapshot(self, zone_id: str) -> bytes:
         """The zone's sets serialized canonically: equal bytes means an identical zone."""
@@ -446,17 +497,18 @@ class StrictRoute53:
     def _apply(self, zone_id: str, changes: Sequence[Change], comment: str) -> ChangeInfo:
         now = self.clock.now()
         # Route 53 compares values as a set: store them sorted so order never matters.
+        # Names are case-insensitive and `\\052` is `*`: store them canonical.
         changes = [
             c
-            if list(c.rrset.values) == sorted(c.rrset.values)
-            else Change(c.action, c.rrset.with_values(c.rrset.values))
+            if list(c.rrset.values) == sorted(c.rrset.values) and fqdn(c.rrset.name) == c.rrset.name
+            else Change(c.action, replace(c.rrset.with_values(c.rrset.values), name=fqdn(c.rrset.name)))
             for c in changes
         ]
         with self._lock:
             if self._db is None:
                 mz = self._zone(zone_id)
                 undo = [(c.rrset.key, mz.get(c.rrset.key)) for c in reversed(changes)]
-                validate_batch(mz.name, mz, changes)
+                validate_batch(mz.name, mz, changes, self.quotas)
                 _commit(mz, changes)
                 self._undo[zone_id] = undo
                 change_id = f"C{next(self._ids):012d}"
@@ -465,7 +517,7 @@ class StrictRoute53:
             with self._write() as db:
                 zone = self._zone_name(db, zone_id)
                 tx = _SqliteTx(db, zone_id)
-                validate_batch(zone, tx, changes)
+                validate_batch(zone, tx, changes, self.quotas)
                 _commit(tx, changes)
                 seq = db.execute(
                     "INSERT INTO changes (submitted_at, comment) VALUES (?, ?)", (now, comment)
@@ -497,117 +549,35 @@ def _commit(tx: _Tx, changes: Sequence[Change]) -> None:
             tx.put(c.rrset)
 
 
-def _describe(r: RecordSet) -> str:
-    sid = f", set identifier='{r.set_identifier}'" if r.set_identifier is not None else ""
-    return f"[name='{r.name}', type='{r.type}'{sid}]"
+class _RulesView:
+    """The zone as `route53_rules.judge_batch` reads it."""
+
+    def __init__(self, tx: _Tx) -> None:
+        self.tx = tx
+
+    def get(self, key: RecordKey) -> RRSet | None:
+        found = self.tx.get(key)
+        return None if found is None else _to_rules(found)
+
+    def at_name(self, name: str) -> list[RRSet]:
+        return [_to_rules(r) for r in self.tx.at_name(name)]
+
+    def count(self) -> int:
+        return self.tx.count()
 
 
-def validate_batch(zone: str, tx: _Tx, changes: Sequence[Change]) -> None:
-    """Raise `BatchRejected` listing every problem unless the whole batch is valid against the
-    current sets in `tx`, judged change by change in order (as Route 53 does)."""
-    problems: list[str] = []
-    if not changes:
-        problems.append("the change batch is empty")
-    records = sum(c.record_count() for c in changes)
-    chars = sum(c.value_chars() for c in changes)
-    if records > MAX_RECORDS_PER_BATCH:
-        problems.append(f"Number of records limit of {MAX_RECORDS_PER_BATCH} exceeded ({records})")
-    if chars > MAX_VALUE_CHARS_PER_BATCH:
-        problems.append(f"Number of characters limit of {MAX_VALUE_CHARS_PER_BATCH} exceeded ({chars})")
-    overlay: dict[RecordKey, RecordSet | None] = {}
-    touched: set[str] = set()
-
-    def current(key: RecordKey) -> RecordSet | None:
-        return overlay[key] if key in overlay else tx.get(key)
-
-    for c in changes:
-        r = c.rrset
-        problems += _shape_problems(zone, r)
-        touched.add(r.name)
-        now = current(r.key)
-        if r.name == zone and r.type in ("SOA", "NS"):
-            problems.append(f"{c.action} of the apex {r.type} {_describe(r)} is not permitted")
-            continue
-        if c.action == "DELETE":
-            if now is None:
-                problems.append(f"Tried to delete resource record set {_describe(r)} but it was not found")
-            elif now != r:
-                problems.append(
-                    f"Tried to delete resource record set {_describe(r)} but the values provided do not match "
-                    "the current values"
-                )
-            else:
-                overlay[r.key] = None
-        elif c.action == "CREATE":
-            if now is not None:
-                problems.append(f"Tried to create resource record set {_describe(r)} but it already exists")
-            else:
-                overlay[r.key] = r
-        elif c.action == "UPSERT":
-            overlay[r.key] = r
-        else:
-            problems.append(f"unknown action {c.action!r} for {_describe(r)}")
-    by_name: dict[str, list[tuple[RecordKey, RecordSet | None]]] = {}
-    for key, after in overlay.items():
-        by_name.setdefault(key[0], []).append((key, after))
-    for name in sorted(touched):
-        problems += _name_problems(zone, name, tx, by_name.get(name, []))
-    if problems:
-        raise BatchRejected(f"InvalidChangeBatch: {'; '.join(problems)}", problems=problems)
-
-
-def _shape_problems(zone: str, r: RecordSet) -> list[str]:
-    out = []
-    if not in_zone(r.name, zone):
-        out.append(f"RRSet with DNS name {r.name} is not permitted in zone {zone}")
-    if len(r.name) > MAX_NAME_OCTETS:
-        out.append(f"DNS name {r.name} is longer than {MAX_NAME_OCTETS} octets")
-    if any(len(label) > MAX_LABEL_OCTETS for label in r.name.rstrip(".").split(".")):
-        out.append(f"DNS name {r.name} has a label longer than {MAX_LABEL_OCTETS} octets")
-    if not r.values:
-        out.append(f"{_describe(r)} has no resource records")
-    if len(set(r.values)) != len(r.values):
-        out.append(f"{_describe(r)} has duplicate values")
-    if not 0 <= r.ttl <= MAX_TTL:
-        out.append(f"{_describe(r)} TTL {r.ttl} is out of range")
-    if (r.set_identifier is None) != (r.weight is None):
-        out.append(f"{_describe(r)} needs both a set identifier and a weight, or neither")
-    if r.weight is not None and not 0 <= r.weight <= 255:
-        out.append(f"{_describe(r)} weight {r.weight} is out of range 0..255")
-    if r.type == "CNAME" and len(r.values) > 1:
-        out.append(f"{_describe(r)} a CNAME can have only one value")
-    if r.type in NORMALIZERS:
-        for v in r.values:
-            try:
-                normalize_value(r.type, v)
-            except ValueError as exc:  # Route 53 rejects malformed RDATA (e.g. ARRDATAIllegalIPv4Address)
-                out.append(f"{_describe(r)} invalid value: {exc}")
-    return out
-
-
-def _name_problems(
-    zone: str, name: str, tx: _Tx, pending: list[tuple[RecordKey, RecordSet | None]]
-) -> list[str]:
-    """Rules over every set at one name after the batch: CNAME exclusivity, weighted vs plain."""
-    sets = {r.key: r for r in tx.at_name(name)}
-    for key, r in pending:
-        if r is None:
-            sets.pop(key, None)
-        else:
-            sets[key] = r
-    out = []
-    types = {r.type for r in sets.values()}
-    if "CNAME" in types:
-        if name == zone:
-            out.append(f"RRSet of type CNAME with DNS name {name} is not permitted at the zone apex")
-        elif len(types) > 1:
-            other = sorted(types - {"CNAME"})[0]
-            out.append(
-                f"RRSet of type CNAME with DNS name {name} is not permitted because a conflicting RRSet of "
-                f"type {other} with the same DNS name exists"
-            )
-    for rtype in types:
-        kinds = {r.set_identifier is None for r in sets.values() if r.type == rtype}
-        if len(kinds) > 1:
-            out.append(f"{name} {rtype}: a plain set cannot coexist with weighted sets of the same name and type")
-    return out
+def validate_batch(zone: str, tx: _Tx, changes: Sequence[Change], quotas: Quotas | None = None) -> None:
+    """Raise `BatchRejected` (`.code` InvalidInput or InvalidChangeBatch) listing every problem
+    unless Route 53 would accept the whole batch against the current sets in `tx`."""
+    try:
+        wire = [{"Action": c.action, "ResourceRecordSet": record_set_to_wire(c.rrset)} for c in changes]
+    except InvalidInput as exc:  # a malformed alias value: Route 53 never sees such a request
+        rejected = BatchRejected(f"InvalidInput: {exc}", problems=[str(exc)])
+        rejected.code = "InvalidInput"  # type: ignore[attr-defined]
+        raise rejected from None
+    try:
+        judge_batch(zone, _RulesView(tx), wire, quotas or Quotas())
+    except Route53Error as exc:
+        rejected = BatchRejected(f"{exc.code}: {exc.message}", problems=exc.problems)
+        rejected.code = exc.code  # type: ignore[attr-defined]
+        raise rejected from None

@@ -224,29 +224,40 @@ def test_alias_records_are_represented_and_can_be_deleted(backend: Boto3Route53,
     assert not [r for r in backend.list_record_sets(zone_id) if r.name == f"alias.{zone}"]
 
 
-def test_unmodelled_routing_policy_is_refused_naming_the_set(backend: Boto3Route53, client, zone: str) -> None:
+def _routed(zone: str) -> list[RecordSet]:
+    """One set of each routing policy moto stores (geoproximity and CIDR are covered against the
+    strict model and LocalStack: moto drops them), with health checks."""
+    hc = "0b7c5a2e-1d4e-4f7a-9c1b-2f3e4d5c6b7a"
+    return [
+        RecordSet(f"lat.{zone}", "A", 60, ("192.0.2.7",), "eu", region="eu-west-1", health_check_id=hc),
+        RecordSet(f"lat.{zone}", "A", 60, ("192.0.2.8",), "us", region="us-east-1"),
+        RecordSet(f"fo.{zone}", "A", 60, ("192.0.2.9",), "primary", failover="PRIMARY", health_check_id=hc),
+        RecordSet(f"fo.{zone}", "A", 60, ("192.0.2.10",), "secondary", failover="SECONDARY"),
+        RecordSet(f"geo.{zone}", "A", 60, ("192.0.2.11",), "de", geo=(("CountryCode", "DE"),)),
+        RecordSet(f"geo.{zone}", "A", 60, ("192.0.2.12",), "default", geo=(("CountryCode", "*"),)),
+        RecordSet(f"mv.{zone}", "A", 60, ("192.0.2.13",), "one", multivalue=True, health_check_id=hc),
+        RecordSet(f"w.{zone}", "A", 60, ("192.0.2.14",), "blue", 10, health_check_id=hc),
+    ]
+
+
+def test_every_routing_policy_reads_back_equal_and_deletes_exactly(backend: Boto3Route53, zone: str) -> None:
     zone_id = backend.resolve_zone(zone, create=True)
-    client.change_resource_record_sets(
-        HostedZoneId=zone_id,
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "CREATE",
-                    "ResourceRecordSet": {
-                        "Name": f"lat.{zone}",
-                        "Type": "A",
-                        "SetIdentifier": "eu",
-                        "Region": "eu-west-1",
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": "192.0.2.7"}],
-                    },
-                }
-            ]
-        },
-    )
+    sets = _routed(zone)
+    backend.change_record_sets(zone_id, [Change("CREATE", r) for r in sets])
+    listed = backend.list_record_sets(zone_id)
+    for r in sets:
+        assert r in listed, r
+    backend.change_record_sets(zone_id, [Change("DELETE", r) for r in sets if r.name == f"fo.{zone}"])
+    assert not [r for r in backend.list_record_sets(zone_id) if r.name == f"fo.{zone}"]
+
+
+def test_traffic_policy_sets_are_refused_naming_the_set() -> None:
+    from safeguards.backends.boto3_route53 import record_set_from_wire
+
+    wire = {"Name": "tp.example.com.", "Type": "A", "SetIdentifier": "x", "TrafficPolicyInstanceId": "tpi-1"}
     with pytest.raises(InvalidInput) as info:
-        backend.list_record_sets(zone_id)
-    assert f"lat.{zone} A (set identifier 'eu') uses Region" in str(info.value)
+        record_set_from_wire(wire)
+    assert "tp.example.com. A (set identifier 'x') belongs to traffic policy instance tpi-1" in str(info.value)
 
 
 # ---------------------------------------------------------------------- errors from the endpoint
