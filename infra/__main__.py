@@ -1,15 +1,18 @@
 """The dns-safeguards Pulumi program (`pulumi up`; see docs/pulumi.md).
 
 Reads a plan file (`dns-safeguards:planFile`, validated by the library: every problem at once)
-and declares one `GuardedRecordSet` per record set in it. With `dns-safeguards:backend: aws`
+and declares it as one `GuardedPlan`: each `pulumi up` that changes it is one generation, one
+fenced apply, exactly as `dns-safeguards apply` of the file. `dns-safeguards:resource: records`
+declares one `GuardedRecordSet` per record set instead (each change its own generation and
+INSYNC wait; see docs/pulumi.md for when). With `dns-safeguards:backend: aws`
 (the default) it also deploys the `DnsAutomation` component: hosted zone (or
 `existingZoneId`), plan and lease tables, least-privilege enactor role. With `embedded` it
 touches no AWS at all: the records go to the strict Route 53 model in `dns-safeguards:state`,
 which `dns-safeguards --state <dir> status --zone <zone>` shows.
 
-The plan file's `generation`, `owner` and `canary` are not used here: generations come from the
-plan store, the owner is this stack (`dns-safeguards:owner`, default `pulumi.<project>.<stack>`),
-and every resource is its own stage.
+The plan file's `generation` and `owner` are not used: generations come from the plan store and
+the owner is this stack (`dns-safeguards:owner`, default `pulumi.<project>.<stack>`). Its `retire`
+and `canary` are used by the plan resource; the per-record form has `retireOnDelete` instead.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import pulumi
 from automation import DnsAutomation, DnsAutomationArgs
+from guarded_plan import GuardedPlan, GuardedPlanProvider, plan_inputs
 from guarded_record import GuardedRecordProvider, GuardedRecordSet, default_owner
 
 from safeguards.plan import Plan, load_plan
@@ -96,17 +100,50 @@ def main() -> None:
         pulumi.export("leaseTable", automation.lease_table_name)
         pulumi.export("enactorRoleArn", automation.enactor_role_arn)
 
-    provider = GuardedRecordProvider(
-        backend=backend,
-        state=str(_path(config.get("state") or ".dns-safeguards")),
-        endpoint_url=endpoint_url,
-        region=aws_config.get("region"),
-        plan_table=plan_table if backend == "aws" else None,
-        lease_table=lease_table if backend == "aws" else None,
-        owner=owner,
-        wait_insync=config.get_bool("waitInsync"),
-    )
+    settings = {
+        "backend": backend,
+        "state": str(_path(config.get("state") or ".dns-safeguards")),
+        "endpoint_url": endpoint_url,
+        "region": aws_config.get("region"),
+        "plan_table": plan_table if backend == "aws" else None,
+        "lease_table": lease_table if backend == "aws" else None,
+        "owner": owner,
+        "wait_insync": config.get_bool("waitInsync"),
+    }
     opts = pulumi.ResourceOptions(depends_on=[automation] if automation else [])
+    pulumi.export("owner", owner)
+    kind = (config.get("resource") or "plan").lower()
+    if kind == "plan":
+        declare_plan(config, plan, GuardedPlanProvider(**settings), opts)
+    elif kind == "records":
+        declare_record_sets(config, plan, GuardedRecordProvider(**settings), opts)
+    else:
+        raise ValueError(f"dns-safeguards:resource must be 'plan' or 'records', got {kind!r}")
+
+
+def declare_plan(
+    config: pulumi.Config, plan: Plan, provider: GuardedPlanProvider, opts: pulumi.ResourceOptions
+) -> None:
+    """The whole plan file as one resource: one generation and one fenced apply per change."""
+    res = GuardedPlan(
+        "plan",
+        **plan_inputs(plan),
+        # Blast-radius override for one `pulumi up` (never the never-empty guard): set, up, unset.
+        force=config.get_bool("force") or False,
+        adopt=config.get_bool("adopt") or False,
+        retire_on_delete=config.get_object("retireOnDelete") is True,
+        provider=provider,
+        opts=opts,
+    )
+    pulumi.export("appliedGeneration", res.applied_generation)
+    pulumi.export("checksum", res.checksum)
+
+
+def declare_record_sets(
+    config: pulumi.Config, plan: Plan, provider: GuardedRecordProvider, opts: pulumi.ResourceOptions
+) -> None:
+    """One resource per record set (for a few records managed by hand; see docs/pulumi.md)."""
+    zone = plan.zone
     records = {}
     for r in plan.records:
         res = GuardedRecordSet(
@@ -125,7 +162,6 @@ def main() -> None:
             opts=opts,
         )
         records[resource_name(r, zone)] = res.applied_generation
-    pulumi.export("owner", owner)
     pulumi.export("records", records)
 
 

@@ -1,5 +1,6 @@
 """The Pulumi program (`infra/__main__.py`) run under mocks with stack configuration: which
-resources it declares for the embedded and the AWS backend, from the example plan file."""
+resources it declares for the embedded and the AWS backend, from the example plan file: one
+`GuardedPlan` by default, one `GuardedRecordSet` per set with `resource: records`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pulumi
 import pytest
 from pulumi_mocks import ROOT, Mocks
 
+from infra.guarded_plan import TYPE_TOKEN as PLAN_TYPE
 from infra.policy import validators
 from safeguards.plan import load_plan
 
@@ -39,8 +41,40 @@ def guarded(mocks: Mocks) -> dict:
     return {r.name: r.inputs for r in mocks.of_type(validators.GUARDED)}
 
 
-def test_embedded_backend_declares_one_guarded_record_per_plan_set_and_no_aws(mocks, config):
+def plans(mocks: Mocks) -> list:
+    return mocks.of_type(PLAN_TYPE)
+
+
+def test_default_declares_the_whole_plan_file_as_one_guarded_plan(mocks, config):
     config(planFile="examples/example.com.yaml", backend="embedded", zone="example.com")
+    run_program(mocks)
+    plan = load_plan(PLAN)
+    (res,) = plans(mocks)
+    assert res.name == "plan" and not guarded(mocks)
+    assert not [r for r in mocks.registered if r.typ.startswith("aws:")]
+    records = res.inputs["records"]
+    assert len(records) == len(plan.records) == 11
+    assert records["app.example.com./A/blue"]["weight"] == 90
+    assert records["example.com./A"]["min_values"] == 2
+    assert res.inputs["canary"] == [str(n) for n in plan.canary] and res.inputs["retire"] == list(plan.retire)
+    assert (res.inputs["force"], res.inputs["adopt"], res.inputs["retire_on_delete"]) == (False, False, False)
+
+
+def test_plan_resource_flags_from_the_stack_config(mocks, config):
+    config(planFile=str(PLAN), backend="embedded", force=True, adopt=True, retireOnDelete=True)
+    run_program(mocks)
+    (res,) = plans(mocks)
+    assert (res.inputs["force"], res.inputs["adopt"], res.inputs["retire_on_delete"]) == (True, True, True)
+
+
+def test_unknown_resource_kind_is_refused(mocks, config):
+    config(planFile=str(PLAN), backend="embedded", resource="zones")
+    with pytest.raises(ValueError, match="must be 'plan' or 'records'"):
+        run_program(mocks)
+
+
+def test_records_form_declares_one_guarded_record_per_plan_set_and_no_aws(mocks, config):
+    config(planFile="examples/example.com.yaml", backend="embedded", zone="example.com", resource="records")
     run_program(mocks)
     plan = load_plan(PLAN)
     records = guarded(mocks)
@@ -51,10 +85,12 @@ def test_embedded_backend_declares_one_guarded_record_per_plan_set_and_no_aws(mo
     assert records["apex-a"]["min_values"] == 2 and records["www-cname"]["min_values"] == 1
     assert records["api-a"]["values"] == ["192.0.2.20", "192.0.2.21", "192.0.2.22"]
     assert {r["retire_on_delete"] for r in records.values()} == {False}
+    assert not plans(mocks)
 
 
-def test_aws_backend_adds_the_component_scoped_to_the_plans_names(mocks, config):
-    config(planFile=str(PLAN), retireOnDelete=["sip"], managedNames=["canary"])
+@pytest.mark.parametrize("resource", ["plan", "records"])
+def test_aws_backend_adds_the_component_scoped_to_the_plans_names(mocks, config, resource):
+    config(planFile=str(PLAN), retireOnDelete=["sip"], managedNames=["canary"], resource=resource)
     run_program(mocks)
     (policy,) = mocks.of_type("aws:iam/policy:Policy")
     change = json.loads(policy.inputs["policy"])["Statement"][0]
@@ -64,8 +100,12 @@ def test_aws_backend_adds_the_component_scoped_to_the_plans_names(mocks, config)
     assert types == ["A", "AAAA", "CAA", "CNAME", "MX", "SRV", "TXT"]
     tables = sorted(t.inputs["name"] for t in mocks.of_type("aws:dynamodb/table:Table"))
     assert tables == ["dns-safeguards-leases-test", "dns-safeguards-plans-test"]
-    records = guarded(mocks)
-    assert records["sip-a"]["retire_on_delete"] is True and records["api-a"]["retire_on_delete"] is False
+    if resource == "records":
+        records = guarded(mocks)
+        assert records["sip-a"]["retire_on_delete"] is True and records["api-a"]["retire_on_delete"] is False
+    else:  # a list of names is the per-record form's: the plan is destroyed only with `true`
+        (res,) = plans(mocks)
+        assert res.inputs["retire_on_delete"] is False and len(res.inputs["records"]) == 11
     # Every policy rule passes on what the program declares.
     for r in mocks.registered:
         props = r.inputs
