@@ -38,10 +38,15 @@ def _registry() -> dict[str, Callable[[bool], BenchResult]]:
 
         return exploration.run(quick)
 
-    return {"api": api, "planning": planning, "apply": apply, "explore": explore}
+    def pulumi(quick: bool) -> BenchResult:
+        from . import pulumi_calls
+
+        return pulumi_calls.run(quick)
+
+    return {"api": api, "planning": planning, "apply": apply, "explore": explore, "pulumi": pulumi}
 
 
-NAMES = ("api", "planning", "apply", "explore")
+NAMES = ("api", "planning", "apply", "explore", "pulumi")
 
 
 def main(argv: list[str] | None = None) -> int:
