@@ -2,6 +2,32 @@
 
 Every message is one line a person can act on: it names the zone, the record set and the
 numbers involved. `problems` carries every problem found, not only the first.
+
+The tree, with each class's CLI exit code (README, "Exit codes"; `exit_code` on the class)::
+
+    SafeguardsError ..................... 1  base; anything raised on purpose
+    ├── InvalidInput .................... 2  bad plan, name, option, file, endpoint URL, configuration
+    │   ├── PlanInvalid ................. 2  a plan failed validation (every problem listed)
+    │   ├── ZoneNotFound ................ 2  no such hosted zone (never created implicitly)
+    │   └── ValueOutOfRange ............. 2  a number the stores cannot hold (generation >= 2**63)
+    ├── GuardRefused .................... 3  a safety guard refused; nothing applied
+    ├── StaleGeneration ................. 4  a newer generation is live
+    ├── FenceLost ....................... 4  our lease epoch is no longer current
+    ├── VerificationFailed .............. 5  a rollout gate failed; rolled back
+    ├── CircuitOpen ..................... 6  repeated failures; a person must `reset`
+    ├── BackendError .................... 1  a backend call failed
+    │   ├── BatchRejected ............... 1  Route 53 rejected a whole batch
+    │   ├── Throttled ................... 1  rate exceeded or 5xx (retryable)
+    │   │   ├── PriorRequestNotComplete . 1  (retryable)
+    │   │   └── StateLocked ............. 1  the local state's database stayed locked (retryable)
+    │   ├── OutcomeUnknown .............. 1  the request may or may not have been applied
+    │   ├── EndpointUnavailable ......... 1  cannot connect
+    │   └── CredentialsMissing .......... 1  the endpoint refused the credentials
+    │       └── CredentialsNotFound ..... 2  no credentials configured: nothing was tried
+    └── StateUnusable ................... 7  the local state (SQLite) cannot be used as it is
+        ├── StateReadOnly ............... 7  directory or file not writable
+        ├── StateCorrupt ................ 7  not a database, or damaged
+        └── StateFull ................... 7  disk (or quota) full; the transaction was rolled back
 """
 
 from __future__ import annotations
@@ -112,3 +138,39 @@ class CredentialsMissing(BackendError):
 
 class ZoneNotFound(InvalidInput):
     """No hosted zone with that name exists on the backend."""
+
+
+class ValueOutOfRange(InvalidInput):
+    """A number (generation, option) outside what the plan stores can hold: SQLite and DynamoDB
+    keys are signed 64-bit, so generations stop at 2**63 - 1. Exit code 2."""
+
+
+class CredentialsNotFound(CredentialsMissing):
+    """No AWS credentials are configured for a boto3 backend: nothing was sent anywhere, the
+    configuration is what needs fixing. Exit code 2 (invalid input)."""
+
+    exit_code = 2
+
+
+class StateLocked(Throttled):
+    """The local state's SQLite database stayed locked by another process past the busy timeout.
+    Nothing of this transaction was written; retry when the other process is done. Exit code 1."""
+
+
+class StateUnusable(SafeguardsError):
+    """The local state (the SQLite files of the embedded default or the SQLite plan store) cannot
+    be used as it is; a person must fix the state directory. Nothing was written. Exit code 7."""
+
+    exit_code = 7
+
+
+class StateReadOnly(StateUnusable):
+    """The state directory or one of its files is not writable (permissions, read-only mount)."""
+
+
+class StateCorrupt(StateUnusable):
+    """A state file is not a SQLite database or is damaged."""
+
+
+class StateFull(StateUnusable):
+    """The disk (or a quota) holding the state is full; the transaction was rolled back."""
