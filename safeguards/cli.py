@@ -1,18 +1,20 @@
 """The `dns-safeguards` command line: plan, apply, status, rollback, repair, cleanup, reset, demo.
 
-Readable, colored output for people; `--json` for programs. Exit codes: 0 applied or nothing
-to do; 2 invalid input; 3 refused by a guard; 4 stale; 5 verification failed and rolled back;
-6 circuit open; 1 anything else. Errors are one line (plus one line per problem), never a
-traceback.
+Readable, colored output for people; `--json` for programs. Exit codes (README, "Exit codes"):
+0 applied or nothing to do; 1 backend error; 2 invalid input; 3 refused by a guard; 4 stale or
+lease lost; 5 verification failed and rolled back; 6 circuit open; 7 local state unusable; 130
+interrupted. An error is one line on stderr (an invalid plan: a header line, then one line per
+problem), never a traceback. Global options may come before or after the command.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -22,17 +24,34 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperCommand
 
-from . import logs
-from .errors import InvalidInput, SafeguardsError
+from . import __version__, logs
+from .errors import InvalidInput, PlanInvalid, SafeguardsError, ValueOutOfRange, ZoneNotFound
+from .sqlite_tx import MAX_INT64, state_error
+from .wiring import redact
+
+try:  # typer >= 0.25 ships its own copy of click
+    from typer import TyperException as _CliError
+except ImportError:  # pragma: no cover - older typer on click
+    from click.exceptions import ClickException as _CliError  # type: ignore[assignment,no-redef]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Command(TyperCommand):
+    """Usage lines name arguments plainly: `plan [OPTIONS] PLAN_FILE`, not `{PLAN_FILE}`."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
+
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     rich_markup_mode=None,
     help="Safe automated DNS changes for Route 53: fenced, compare-and-set, never empty.",
+    epilog="Global options may also follow the command (dns-safeguards status -z example.com --state DIR).",
 )
 # soft_wrap: an error stays one line however narrow the terminal (or a pipe) is.
 out = Console(highlight=False, soft_wrap=True)
@@ -53,45 +72,178 @@ class Settings:
     plan_table: str | None
     lease_table: str
     enactor_id: str
+    create_zone: bool = False
 
 
 _settings: Settings | None = None
 
 
+def _version(value: bool) -> None:
+    if value:
+        print(f"dns-safeguards {__version__}")
+        raise typer.Exit()
+
+
+# The global options, declared once: the callback takes them before the command, and every
+# command takes them (hidden from its help) after it; what is given after the command wins.
+StateOpt = Annotated[
+    Path,
+    typer.Option(
+        "--state",
+        envvar="DNS_SAFEGUARDS_STATE",
+        metavar="DIR",
+        help="State directory of the embedded default (created 0700, files 0600).",
+    ),
+]
+BackendOpt = Annotated[
+    BackendKind,
+    typer.Option(
+        "--backend",
+        metavar="embedded|aws",
+        help="embedded: local strict Route 53 model; aws: boto3 (AWS, or the endpoint of --endpoint-url).",
+    ),
+]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        envvar=["DNS_SAFEGUARDS_ENDPOINT_URL", "AWS_ENDPOINT_URL"],
+        metavar="URL",
+        help="Route 53/DynamoDB endpoint (LocalStack, moto); implies --backend aws. A loopback endpoint "
+        "needs no credentials.",
+    ),
+]
+RegionOpt = Annotated[
+    str,
+    typer.Option(
+        "--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], metavar="REGION", help="AWS region of the clients."
+    ),
+]
+PlanTableOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--plan-table", metavar="TABLE", help="DynamoDB plan table (default: SQLite plan store in the state directory)."
+    ),
+]
+LeaseTableOpt = Annotated[str, typer.Option("--lease-table", metavar="TABLE", help="DynamoDB lease table.")]
+EnactorOpt = Annotated[
+    str | None, typer.Option("--enactor-id", metavar="ID", help="This enactor's id (default host:pid).")
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log every decision to stderr.")]
+LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="Log decisions as JSON lines to stderr.")]
+
+_DEFAULTS: dict[str, Any] = {
+    "state": Path(".dns-safeguards"),
+    "backend": BackendKind.embedded,
+    "endpoint_url": None,
+    "region": "us-east-1",
+    "plan_table": None,
+    "lease_table": "dns-safeguards-leases",
+    "enactor_id": None,
+    "verbose": False,
+    "log_json": False,
+}
+
+
 @app.callback()
 def _global(
-    state: Annotated[
-        Path, typer.Option(envvar="DNS_SAFEGUARDS_STATE", help="State directory of the embedded default.")
-    ] = Path(".dns-safeguards"),
-    backend: Annotated[
-        BackendKind, typer.Option(help="embedded: local strict Route 53 model; aws: boto3 (AWS or --endpoint-url).")
-    ] = BackendKind.embedded,
-    endpoint_url: Annotated[
-        str | None,
-        typer.Option(envvar="DNS_SAFEGUARDS_ENDPOINT_URL", help="Route 53/DynamoDB endpoint (LocalStack, moto)."),
+    ctx: typer.Context,
+    state: StateOpt = _DEFAULTS["state"],
+    backend: BackendOpt = _DEFAULTS["backend"],
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = _DEFAULTS["region"],
+    plan_table: PlanTableOpt = None,
+    lease_table: LeaseTableOpt = _DEFAULTS["lease_table"],
+    enactor_id: EnactorOpt = None,
+    verbose: VerboseOpt = False,
+    log_json: LogJsonOpt = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = None,
-    region: Annotated[str, typer.Option(envvar="AWS_DEFAULT_REGION")] = "us-east-1",
-    plan_table: Annotated[
-        str | None, typer.Option(help="DynamoDB plan table (default: SQLite plan store in the state directory).")
-    ] = None,
-    lease_table: Annotated[str, typer.Option(help="DynamoDB lease table.")] = "dns-safeguards-leases",
-    enactor_id: Annotated[str | None, typer.Option(help="This enactor's id (default host:pid).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every decision to stderr.")] = False,
-    log_json: Annotated[bool, typer.Option(help="Log decisions as JSON lines to stderr.")] = False,
 ) -> None:
+    ctx.obj = {
+        "state": state,
+        "backend": backend,
+        "endpoint_url": endpoint_url,
+        "region": region,
+        "plan_table": plan_table,
+        "lease_table": lease_table,
+        "enactor_id": enactor_id,
+        "verbose": verbose,
+        "log_json": log_json,
+    }
+    _finalize(ctx.obj)
+
+
+def _finalize(raw: dict[str, Any]) -> Settings:
     global _settings
-    logs.configure(verbose=verbose, json_lines=log_json)
-    if endpoint_url and backend is BackendKind.embedded:
+    logs.configure(verbose=bool(raw["verbose"]), json_lines=bool(raw["log_json"]))
+    backend = raw["backend"]
+    if raw["endpoint_url"] and backend is BackendKind.embedded:
         backend = BackendKind.aws
     _settings = Settings(
-        state=state,
+        state=raw["state"],
         backend=backend,
-        endpoint_url=endpoint_url,
-        region=region,
-        plan_table=plan_table,
-        lease_table=lease_table,
-        enactor_id=enactor_id or f"{os.uname().nodename}:{os.getpid()}",
+        endpoint_url=raw["endpoint_url"],
+        region=raw["region"],
+        plan_table=raw["plan_table"],
+        lease_table=raw["lease_table"],
+        enactor_id=raw["enactor_id"] or f"{os.uname().nodename}:{os.getpid()}",
+        create_zone=bool(raw.get("create_zone", False)),
     )
+    return _settings
+
+
+def _hidden(opt: Any) -> Any:
+    """The same option, hidden and without a default of its own (None: not given here)."""
+    base, info = opt.__origin__, opt.__metadata__[0]
+    import copy
+
+    info = copy.copy(info)
+    info.hidden = True
+    info.envvar = None  # the environment is read once, by the callback
+    return Annotated[base | None, info]
+
+
+_AFTER: dict[str, Any] = {
+    "state": _hidden(StateOpt),
+    "backend": _hidden(BackendOpt),
+    "endpoint_url": _hidden(EndpointOpt),
+    "region": _hidden(RegionOpt),
+    "plan_table": _hidden(PlanTableOpt),
+    "lease_table": _hidden(LeaseTableOpt),
+    "enactor_id": _hidden(EnactorOpt),
+    "verbose": _hidden(VerboseOpt),
+    "log_json": _hidden(LogJsonOpt),
+}
+_PREFIX = "global_"
+
+
+def takes_global_options(fn: F) -> F:
+    """Let a command take the global options after its name too (`status -z x --state st`)."""
+    sig = inspect.signature(fn, eval_str=True)
+    extra = [
+        inspect.Parameter(_PREFIX + name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+        for name, annotation in _AFTER.items()
+    ]
+    extra.append(inspect.Parameter(_PREFIX + "ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
+    params = list(sig.parameters.values())
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = kwargs.pop(_PREFIX + "ctx", None)
+        given = {k[len(_PREFIX) :]: kwargs.pop(k) for k in list(kwargs) if k.startswith(_PREFIX)}
+        raw = dict(ctx.find_root().obj or {}) if ctx is not None else {}
+        raw = {**_DEFAULTS, **raw, **{k: v for k, v in given.items() if v is not None and v is not False}}
+        raw["create_zone"] = bool(kwargs.get("create_zone", False))
+        _finalize(raw)
+        return fn(*args, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*params, *extra]}
+    wrapper.__annotations__["return"] = sig.return_annotation
+    return wrapper  # type: ignore[return-value]
 
 
 def _wiring(*, checkpoint: Any = None) -> Any:
@@ -112,11 +264,18 @@ def handle_errors(json_flag: str = "as_json") -> Callable[[F], F]:
                 return fn(*args, **kwargs)
             except typer.Exit:
                 raise
+            except typer.Abort:
+                _fail("not confirmed: nothing changed", (), 1, as_json, kind="Aborted")
             except SafeguardsError as exc:
-                _fail(exc.message, exc.problems, exc.exit_code, as_json, kind=type(exc).__name__)
+                _fail_with(exc, as_json)
             except KeyboardInterrupt:
                 _fail("interrupted", (), 130, as_json, kind="Interrupted")
+            except RecursionError:
+                _fail("input nested too deeply to read", (), 2, as_json, kind="InvalidInput")
             except Exception as exc:  # the last line of defence: a message, never a traceback
+                mapped = state_error(exc)
+                if mapped is not None:
+                    _fail_with(mapped, as_json)
                 _fail(f"unexpected error: {type(exc).__name__}: {exc}", (), 1, as_json, kind="Unexpected")
 
         return wrapper  # type: ignore[return-value]
@@ -124,7 +283,18 @@ def handle_errors(json_flag: str = "as_json") -> Callable[[F], F]:
     return deco
 
 
-def _fail(message: str, problems: Any, code: int, as_json: bool, *, kind: str) -> None:
+def _fail_with(exc: SafeguardsError, as_json: bool) -> None:
+    message, problems = exc.message, list(exc.problems)
+    if isinstance(exc, PlanInvalid) and len(problems) > 1 and message.endswith(": " + problems[0]):
+        # The library's message is "<file>: N problem(s): <first problem>": the header says how
+        # many, the lines below say which (each once).
+        message = message[: -len(problems[0]) - 2]
+    _fail(message, problems, exc.exit_code, as_json, kind=type(exc).__name__)
+
+
+def _fail(message: str, problems: Sequence[str], code: int, as_json: bool, *, kind: str) -> None:
+    message = redact(message)
+    problems = [redact(p) for p in problems]
     extra = [p for p in problems if p != message]
     if as_json:
         print(json.dumps({"error": message, "kind": kind, "problems": list(problems), "exit_code": code}))
@@ -142,7 +312,13 @@ def _esc(text: str) -> str:
 def _load(path: Path) -> Any:
     from .plan import load_plan
 
-    return load_plan(path)
+    try:
+        plan = load_plan(path)
+    except RecursionError:
+        raise PlanInvalid(f"{path}: nested too deeply to be a plan") from None
+    if plan.generation > MAX_INT64:
+        raise ValueOutOfRange(f"{path}: generation {plan.generation} is too large (at most 2**63-1 = {MAX_INT64})")
+    return plan
 
 
 def _health_sources(specs: list[str] | None) -> list[Any]:
@@ -154,34 +330,65 @@ def _health_sources(specs: list[str] | None) -> list[Any]:
     return sources
 
 
+def _interactive() -> bool:
+    """A person at a terminal (stdin and stdout are both terminals)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _confirm(question: str, *, yes: bool, as_json: bool) -> None:
+    """Ask on a terminal (never with --yes, --json or without a terminal); Abort when declined."""
+    if yes or as_json or not _interactive():
+        return
+    typer.confirm(question, abort=True, err=True)
+
+
+PlanFileArg = Annotated[Path, typer.Argument(metavar="PLAN_FILE", help="Plan file (YAML or JSON).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-ZoneOpt = Annotated[str, typer.Option("--zone", "-z", help="Zone name, e.g. example.com")]
+ZoneOpt = Annotated[str, typer.Option("--zone", "-z", metavar="ZONE", help="Zone name, e.g. example.com.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (asked only on a terminal).")]
 
 
 def _zone(name: str) -> str:
     from .records import fqdn
+    from .values import check_name
 
     if not name.strip().strip("."):
         raise InvalidInput("--zone is empty")
-    return fqdn(name)
+    zone = fqdn(name)
+    try:
+        check_name(zone, what="zone")
+    except ValueError as exc:
+        raise InvalidInput(f"--zone: {exc}") from None
+    return zone
 
 
 # ---------------------------------------------------------------------------------- commands
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors()
+@takes_global_options
 def plan(
-    plan_file: Annotated[Path, typer.Argument(help="Plan file (YAML or JSON).")],
-    force: Annotated[bool, typer.Option(help="Judge as apply --force would.")] = False,
-    adopt: Annotated[bool, typer.Option(help="Judge as apply --adopt would.")] = False,
+    plan_file: PlanFileArg,
+    force: Annotated[bool, typer.Option("--force", help="Judge as apply --force would.")] = False,
+    adopt: Annotated[bool, typer.Option("--adopt", help="Judge as apply --adopt would.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Validate a plan and show its diff against the zone, with every guard's verdict. Writes nothing."""
+    """Validate a plan and show its diff against the zone, with every guard's verdict (and the
+    circuit's state). Writes nothing; exits with the code apply would (0, 3, 4 or 6)."""
     p = _load(plan_file)
-    preview = _wiring().applier.preview(p, force=force, adopt=adopt)
+    applier = _wiring().applier
+    preview = applier.preview(p, force=force, adopt=adopt)
+    circuit = applier.store.state(p.zone)
+    circuit_error = _circuit_error(p.zone, circuit)
     if as_json:
-        print(json.dumps(preview.to_dict(), indent=2))
+        doc = preview.to_dict()
+        doc["circuit"] = {
+            "open": bool(circuit.circuit_open),
+            "reason": circuit.circuit_reason or None,
+            "consecutive_failures": circuit.consecutive_failures,
+        }
+        print(json.dumps(doc, indent=2))
     else:
         _print_diff(p.zone, p.generation, preview.diff, live=preview.live.generation if preview.live else None)
         if preview.stale:
@@ -190,30 +397,53 @@ def plan(
             err.print("[yellow]guards would refuse:[/]")
             for prob in preview.refusal.problems:
                 err.print(f"  [yellow]-[/] {_esc(prob)}")
-        if not preview.error:
-            out.print("[green]plan is valid; guards pass[/]")
-    if preview.error:
-        raise typer.Exit(preview.error.exit_code)
+        if circuit_error is not None:
+            err.print(f"[red]circuit open:[/] {_esc(circuit_error.message)}")
+        if not preview.error and circuit_error is None:
+            out.print("[green]plan is valid; guards pass; circuit closed[/]")
+        elif not preview.error:
+            out.print("[yellow]plan is valid and guards pass, but apply exits 6 until the circuit is reset[/]")
+    error = preview.error or circuit_error
+    if error:
+        raise typer.Exit(error.exit_code)
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors()
+@takes_global_options
 def apply(
-    plan_file: Annotated[Path, typer.Argument(help="Plan file (YAML or JSON).")],
-    dry_run: Annotated[bool, typer.Option(help="Show what would change; write nothing.")] = False,
-    force: Annotated[bool, typer.Option(help="Override the blast-radius guard (never the never-empty guard).")] = False,
+    plan_file: PlanFileArg,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Override the blast-radius guard (never the never-empty guard).")
+    ] = False,
     adopt: Annotated[
-        bool, typer.Option(help="Take over names that have records without our ownership marker.")
+        bool, typer.Option("--adopt", help="Take over names that have records without our ownership marker.")
+    ] = False,
+    create_zone: Annotated[
+        bool,
+        typer.Option(
+            "--create-zone",
+            help="Create the plan's hosted zone when it does not exist (the embedded default does so "
+            "unasked only for a state that holds no zone yet).",
+        ),
     ] = False,
     verify_dns: Annotated[
-        str | None, typer.Option(help="After each stage, resolve the changed names at this nameserver (HOST[:PORT]).")
+        str | None,
+        typer.Option(
+            "--verify-dns",
+            metavar="HOST[:PORT]",
+            help="After each stage, resolve the changed names at this nameserver (HOST[:PORT]).",
+        ),
     ] = None,
     health: Annotated[
         list[str] | None,
         typer.Option(
+            "--health",
+            metavar="SPEC",
             help="Health source (repeatable): file:PATH, tcp:PORT or http:URL-with-{value}. Values that at "
             "least two sources agree are unhealthy are left out (never below min_values), and each stage "
-            "is gated on them."
+            "is gated on them.",
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -260,8 +490,11 @@ def apply(
         wiring.add_dns_verifier(verify_dns)
     if health_sources:
         wiring.add_verifier(HealthVerifier(health_sources))
-    with progress:
-        result = wiring.applier.apply(p, force=force, adopt=adopt)
+    try:
+        with progress:
+            result = wiring.applier.apply(p, force=force, adopt=adopt)
+    except ZoneNotFound as exc:
+        raise ZoneNotFound(f"{exc.message}; apply --create-zone creates it (check the zone name first)") from exc
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
         return
@@ -274,8 +507,9 @@ def apply(
     )
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors()
+@takes_global_options
 def status(zone: ZoneOpt, as_json: JsonOpt = False) -> None:
     """Show the live generation (from Route 53's fence record), the record sets and the circuit."""
     st = _wiring().applier.status(_zone(zone))
@@ -295,36 +529,56 @@ def status(zone: ZoneOpt, as_json: JsonOpt = False) -> None:
     out.print(table)
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors()
+@takes_global_options
 def rollback(
     zone: ZoneOpt,
     to: Annotated[
-        int | None, typer.Option("--to", help="Generation whose content to restore (default: the previous).")
+        int | None,
+        typer.Option(
+            "--to",
+            metavar="GENERATION",
+            min=1,
+            max=MAX_INT64,
+            help="Generation whose content to restore (default: the previous).",
+        ),
     ] = None,
+    yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Restore an earlier plan's content as a new generation above the live one."""
+    target = f"generation {to}'s content" if to is not None else "the previous generation's content"
+    _confirm(f"Roll {_zone(zone)} back to {target}?", yes=yes, as_json=as_json)
     result = _wiring().applier.rollback(_zone(zone), to=to)
     _report(result, as_json, f"restored generation {result.rolled_back_to}'s content")
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors()
+@takes_global_options
 def repair(zone: ZoneOpt, as_json: JsonOpt = False) -> None:
     """Restore the last known good content on any name found below its minimum."""
     result = _wiring().applier.repair(_zone(zone))
     _report(result, as_json, "repaired" if result.outcome != "noop" else "nothing to repair")
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors()
+@takes_global_options
 def cleanup(
     zone: ZoneOpt,
-    keep: Annotated[int, typer.Option(help="Keep this many generations below the live one.")] = 3,
+    keep: Annotated[
+        int,
+        typer.Option(
+            "--keep", metavar="N", min=1, max=MAX_INT64, help="Keep this many generations below the live one."
+        ),
+    ] = 3,
+    yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Delete old plans from the plan store: never the live one or the last known good."""
+    _confirm(f"Delete {_zone(zone)}'s plans older than the live generation minus {keep}?", yes=yes, as_json=as_json)
     deleted = _wiring().applier.cleanup(_zone(zone), keep=keep)
     if as_json:
         print(json.dumps({"zone": _zone(zone), "deleted": deleted}))
@@ -332,22 +586,29 @@ def cleanup(
         out.print(f"deleted {len(deleted)} old plan(s){': ' + ', '.join(map(str, deleted)) if deleted else ''}")
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors()
-def reset(zone: ZoneOpt, as_json: JsonOpt = False) -> None:
+@takes_global_options
+def reset(zone: ZoneOpt, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
     """Close an open circuit after a person has looked at the failures."""
-    _wiring().applier.reset_circuit(_zone(zone))
+    applier = _wiring().applier
+    applier.backend.resolve_zone(_zone(zone))  # ZoneNotFound (exit 2) for a zone that is not there
+    _confirm(f"Close the circuit of {_zone(zone)}?", yes=yes, as_json=as_json)
+    applier.reset_circuit(_zone(zone))
     if as_json:
         print(json.dumps({"zone": _zone(zone), "circuit": "closed"}))
     else:
         out.print(f"circuit closed for {_zone(zone)}")
 
 
-@app.command()
+@app.command(cls=_Command)
 @handle_errors()
+@takes_global_options
 def demo(
     as_json: JsonOpt = False,
-    endpoints: Annotated[int, typer.Option(help="Endpoints (names) in the zone.")] = 3,
+    endpoints: Annotated[
+        int, typer.Option("--endpoints", metavar="N", min=1, max=50, help="Endpoints (names) in the zone.")
+    ] = 3,
 ) -> None:
     """Replay the October 2025 race twice on the embedded model: a naive enactor, then ours."""
     from .testing.scenario import replay_outage
@@ -382,7 +643,7 @@ def _print_diff(zone: str, generation: int, diff: Any, *, live: int | None) -> N
     for r in diff.creates:
         out.print(f"  [green]+ {_esc(_label(r))}[/] {_esc(', '.join(r.values))}")
     for old, new in diff.updates:
-        out.print(f"  [yellow]~ {_esc(_label(new))}[/] {_esc(', '.join(old.values))} -> {_esc(', '.join(new.values))}")
+        out.print(f"  [yellow]~ {_esc(_change_label(old, new))}[/] {_esc(_values_change(old, new))}")
     for r in diff.deletes:
         out.print(f"  [red]- {_esc(_label(r))}[/] {_esc(', '.join(r.values))}")
     out.print(
@@ -396,6 +657,33 @@ def _label(r: Any) -> str:
     return f"{r.name} {r.type} ttl={r.ttl}{extra}"
 
 
+def _change_label(old: Any, new: Any) -> str:
+    """Like `_label`, with both sides of what changed: ``ttl=60->300``, ``[blue w=90->70]``."""
+    ttl = f"{old.ttl}->{new.ttl}" if old.ttl != new.ttl else f"{new.ttl}"
+    extra = ""
+    if new.set_identifier:
+        weight = f"{old.weight}->{new.weight}" if old.weight != new.weight else f"{new.weight}"
+        extra = f" [{new.set_identifier} w={weight}]"
+    return f"{new.name} {new.type} ttl={ttl}{extra}"
+
+
+def _values_change(old: Any, new: Any) -> str:
+    before, after = ", ".join(old.values), ", ".join(new.values)
+    return f"{before} -> {after}" if before != after else f"{after} (values unchanged)"
+
+
+def _circuit_error(zone: str, state: Any) -> SafeguardsError | None:
+    """The CircuitOpen apply would raise for `state`, or None."""
+    from .errors import CircuitOpen
+
+    if not state.circuit_open:
+        return None
+    return CircuitOpen(
+        f"{zone}: circuit open after {state.consecutive_failures} consecutive failures or refusals "
+        f"(last: {state.circuit_reason}); apply exits 6 until 'dns-safeguards reset --zone {zone}'"
+    )
+
+
 def _report(result: Any, as_json: bool, text: str) -> None:
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -403,9 +691,27 @@ def _report(result: Any, as_json: bool, text: str) -> None:
         out.print(f"[green]{text}[/]: {result.zone} now at generation {result.generation} ({result.outcome})")
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: usage errors too are one line (exit 2)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = app(args=args, prog_name="dns-safeguards", standalone_mode=False)
+    except _CliError as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # bare `dns-safeguards`: help
+            print(ctx.get_help(), file=sys.stderr)
+            sys.exit(2)
+        message = redact(exc.format_message())
+        name = ctx.command_path if ctx is not None else "dns-safeguards"
+        code = int(getattr(exc, "exit_code", 2))
+        if "--json" in args:
+            print(json.dumps({"error": message, "kind": "UsageError", "problems": [message], "exit_code": code}))
+        else:
+            err.print(f"[bold red]error:[/] {_esc(message)} (see '{name} --help')")
+    except typer.Abort:
+        err.print("[bold red]error:[/] not confirmed: nothing changed")
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -176,13 +176,14 @@ def test_two_processes_applying_5_and_7_leave_7_live(tmp_path: Path) -> None:
     run(env_dir, "apply", str(p5), check=4)
 
 
-def test_rollback_after_1_then_2_leaves_1s_content_above_2(tmp_path: Path) -> None:
+def test_rollback_after_1_then_2_leaves_1s_content_as_a_revision_of_2(tmp_path: Path) -> None:
     run(tmp_path, "apply", str(write_plan(tmp_path, 1, ["192.0.2.1", "192.0.2.2"])), check=0)
     run(tmp_path, "apply", str(write_plan(tmp_path, 2, ["192.0.2.1", "192.0.2.3"])), check=0)
     out = json.loads(run(tmp_path, "rollback", "--zone", "example.com", "--json", check=0).stdout)
-    assert out["generation"] > 2 and out["rolled_back_to"] == 1
+    # Under the live generation one revision up: the planner's generation 3 stays free.
+    assert (out["generation"], out["revision"], out["rolled_back_to"]) == (2, 1, 1)
     st = status(tmp_path)
-    assert st["generation"] == out["generation"]
+    assert (st["generation"], st["revision"], st["content_generation"]) == (2, 1, 1)
     api = next(r for r in st["records"] if r["name"] == "api.example.com.")
     assert api["values"] == ["192.0.2.1", "192.0.2.2"]
 
@@ -236,4 +237,4 @@ def test_missing_credentials_is_one_line(tmp_path: Path) -> None:
         env=env,
         timeout=120,
     )
-    assert proc.returncode == 1 and "credentials" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "credentials" in proc.stderr and "Traceback" not in proc.stderr
