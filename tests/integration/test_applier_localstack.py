@@ -185,7 +185,7 @@ def test_cli_apply_end_to_end(localstack_strict: str, tmp_path: Path) -> None:
         sys.executable, "-m", "safeguards", "--endpoint-url", localstack_strict,
         "--plan-table", f"cli-plans-{t}", "--lease-table", f"cli-leases-{t}",
         "--state", str(tmp_path / "state"), "--enactor-id", "cli-test",
-        "apply",
+        "apply", "--create-zone",  # a zone is never created unasked
     ]  # fmt: skip
 
     first = subprocess.run([*cmd, str(plan_file)], capture_output=True, text=True, env=env_vars, timeout=120)
