@@ -307,9 +307,11 @@ class GuardedPlanProvider(dyn.ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
         """Refresh: the owner's live sets at the plan's names (the zone gone: empty id)."""
         eng = self.engine()
-        plan = build_plan(props, eng.owner, PREVIEW_GENERATION)
+        applied = _records_of(props, eng.owner)
+        document = {"zone": props["zone"], "generation": PREVIEW_GENERATION, "owner": eng.owner}
+        plan = parse_plan({**document, "records": [r.to_dict() for r in applied.values()]}, source="GuardedPlan")
         preview = eng.applier("pulumi-refresh").preview(plan, force=True, adopt=True)
-        live = {r.key: r for r in plan.records}
+        live = dict(applied)
         for r in preview.diff.creates:  # planned but not live
             live.pop(r.key, None)
         for observed, _desired in preview.diff.updates:
@@ -318,7 +320,8 @@ class GuardedPlanProvider(dyn.ResourceProvider):
             live[observed.key] = observed
         if not live:
             return dyn.ReadResult("", {})  # nothing of the plan is live: gone
-        records = {record_key(r): _record_doc(r, plan.min_for(r.key)) for r in sorted(live.values())}
+        minimum = {k: dict(v).get("min_values", 1) for k, v in (props.get("records") or {}).items()}
+        records = {record_key(r): _record_doc(r, minimum.get(record_key(r), 1)) for r in sorted(live.values())}
         return dyn.ReadResult(id_, {**{k: v for k, v in props.items() if not k.startswith("__")}, "records": records})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -333,8 +336,7 @@ class GuardedPlanProvider(dyn.ResourceProvider):
             )
         eng = self.engine()
         zone = str(props["zone"])
-        current = build_plan(props, eng.owner, PREVIEW_GENERATION)
-        names = sorted(current.managed_names())
+        names = sorted({r.name for r in _records_of(props, eng.owner).values()} | set(props.get("retire") or []))
         with self._lease(eng, zone) as holder:
             applier = eng.applier(holder)
             generation = eng.store.allocate_generation(zone)
@@ -474,13 +476,17 @@ def preview_lines(preview: Any) -> list[str]:
 
 
 def _records_of(props: Mapping[str, Any], owner: str) -> dict[tuple, RecordSet]:
-    return {r.key: r for r in build_plan(props, owner, PREVIEW_GENERATION).records}
+    """The sets in a state's `records`. Without their `min_values`: a refresh may have recorded a
+    set below its minimum (that is what a later apply repairs), which is no reason to fail here."""
+    records = props.get("records") or {}
+    bare = [{k: v for k, v in dict(r).items() if k != "min_values"} for r in records.values()]
+    return {r.key: r for r in build_plan({**props, "records": bare, "canary": []}, owner, PREVIEW_GENERATION).records}
 
 
 def _record_doc(r: RecordSet, min_values: int) -> dict[str, Any]:
     doc = r.to_dict()
-    if min_values > 1:
-        doc["min_values"] = min_values
+    if int(min_values) > 1:
+        doc["min_values"] = int(min_values)
     return doc
 
 

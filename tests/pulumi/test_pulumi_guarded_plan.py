@@ -29,7 +29,9 @@ from infra.guarded_record import GuardedRecordProvider
 from safeguards import (
     Applier,
     ApplyOptions,
+    Change,
     GuardRefused,
+    RecordSet,
     SqlitePlanStore,
     StaleGeneration,
     StrictRoute53,
@@ -217,6 +219,32 @@ def test_update_is_one_generation_and_refuses_what_changed_outside_this_stack(tm
     assert refreshed.outs["records"]["host1.example.com./A"]["values"] == ["192.0.2.7"]
     provider.update(created.id, refreshed.outs, checked(provider, again, refreshed.outs))
     assert live(tmp_path)[("host1.example.com.", "A", None)] == ("192.0.2.2", "192.0.2.4")
+
+
+def test_refresh_of_a_set_below_its_minimum_then_up_puts_the_plan_back(tmp_path, provider):
+    plan = doc(3)
+    plan["records"][0].update(values=["192.0.2.1", "192.0.2.2", "192.0.2.3"], min_values=2)
+    created = provider.create(checked(provider, plan))
+    # Someone in the console leaves host0 with one value, below the plan's minimum.
+    model = StrictRoute53(path=tmp_path / "route53.sqlite", insync_after=0.0)
+    old = RecordSet("host0.example.com.", "A", 60, ("192.0.2.1", "192.0.2.2", "192.0.2.3"))
+    model.change_record_sets(
+        model.resolve_zone(Z), [Change("DELETE", old), Change("CREATE", old.with_values(old.values[:1]))]
+    )
+
+    refreshed = provider.read(created.id, created.outs)
+    assert refreshed.outs["records"]["host0.example.com./A"] == {
+        "name": "host0.example.com.",
+        "type": "A",
+        "ttl": 60,
+        "values": ["192.0.2.1"],
+        "min_values": 2,
+    }
+    news = checked(provider, plan, refreshed.outs)
+    assert provider.diff(created.id, refreshed.outs, news).changes is True
+    updated = provider.update(created.id, refreshed.outs, news)
+    assert updated.outs["updates"] == 1
+    assert live(tmp_path)[("host0.example.com.", "A", None)] == ("192.0.2.1", "192.0.2.2", "192.0.2.3")
 
 
 def test_flags_alone_are_recorded_without_a_new_generation(tmp_path, provider):
