@@ -9,10 +9,13 @@ The tree, with each class's CLI exit code (README, "Exit codes"; `exit_code` on 
     ├── InvalidInput .................... 2  bad plan, name, option, file, endpoint URL, configuration
     │   ├── PlanInvalid ................. 2  a plan failed validation (every problem listed)
     │   ├── ZoneNotFound ................ 2  no such hosted zone (never created implicitly)
-    │   └── ValueOutOfRange ............. 2  a number the stores cannot hold (generation >= 2**63)
+    │   ├── ValueOutOfRange ............. 2  a number the stores cannot hold (generation >= 2**63)
+    │   └── BatchInvalid ................ 2  Route 53 rejected a batch no other writer caused
     ├── GuardRefused .................... 3  a safety guard refused; nothing applied
-    ├── StaleGeneration ................. 4  a newer generation is live
-    ├── FenceLost ....................... 4  our lease epoch is no longer current
+    │   └── PlanIntegrityError .......... 3  stored plan altered, unsigned or wrongly signed
+    ├── StaleGeneration ................. 4  a newer generation is live, or a decision's read moved
+    │   └── Superseded .................. 4  a newer writer owns the zone: our pending step is dropped
+    ├── LeaseLost (FenceLost) ........... 4  our lease epoch is no longer current
     ├── VerificationFailed .............. 5  a rollout gate failed; rolled back
     ├── CircuitOpen ..................... 6  repeated failures; a person must `reset`
     ├── BackendError .................... 1  a backend call failed
@@ -24,6 +27,7 @@ The tree, with each class's CLI exit code (README, "Exit codes"; `exit_code` on 
     │   ├── EndpointUnavailable ......... 1  cannot connect
     │   └── CredentialsMissing .......... 1  the endpoint refused the credentials
     │       └── CredentialsNotFound ..... 2  no credentials configured: nothing was tried
+    ├── RestoreIncomplete ............... 8  a failed gate's restore did not complete: says what is live
     └── StateUnusable ................... 7  the local state (SQLite) cannot be used as it is
         ├── StateReadOnly ............... 7  directory or file not writable
         ├── StateCorrupt ................ 7  not a database, or damaged
@@ -93,11 +97,37 @@ class CircuitOpen(SafeguardsError):
     exit_code = 6
 
 
-class FenceLost(SafeguardsError):
+class LeaseLost(SafeguardsError):
     """A plan-store write was refused because our lease epoch is no longer current (another
-    enactor took over the zone). Exit code 4, like a stale generation."""
+    enactor took over the zone), or the lease is held by another live enactor. Exit code 4,
+    like a stale generation."""
 
     exit_code = 4
+
+
+#: The former name of `LeaseLost` (it never meant the fence record), kept for callers.
+FenceLost = LeaseLost
+
+
+class Superseded(StaleGeneration):
+    """A newer writer owns the zone now: the fence we last wrote (or decided from) was replaced
+    while we waited, so our pending step (a restore after a failed gate, a rollback decided
+    earlier) is not carried out. Names the live generation. Exit code 4."""
+
+
+class RestoreIncomplete(SafeguardsError):
+    """A failed gate's automatic restore did not complete (or could not be verified); the
+    message names exactly what is live. A person must look (`status`, then `repair`). Exit 8."""
+
+    exit_code = 8
+
+
+class PlanIntegrityError(GuardRefused):
+    """A stored plan does not match its checksum, or is unsigned or wrongly signed where a
+    signature is required: never applied, rolled back to or repaired from. Exit code 3."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, guard="integrity")
 
 
 class BackendError(SafeguardsError):
@@ -134,6 +164,12 @@ class EndpointUnavailable(BackendError):
 
 class CredentialsMissing(BackendError):
     """No AWS credentials were found for a boto3 backend."""
+
+
+class BatchInvalid(InvalidInput):
+    """Route 53 rejected a batch that no other writer could have caused (the fence and every
+    set it deletes are as read): the batch itself is invalid. Route 53's own message is kept;
+    never retried. Exit code 2."""
 
 
 class ZoneNotFound(InvalidInput):

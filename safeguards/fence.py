@@ -1,29 +1,58 @@
-"""The zone's fence record and the per-name ownership markers, as TXT record sets.
+"""The fence protocol: the zone's fence record, the per-name ownership markers, the zone as one
+read sees them, and the compare-and-set batch that carries a decision out.
 
-The fence (`_dnssg-fence.<zone>`) holds the generation and checksum of the plan being or last
-applied, the owner and the enactor that wrote it, and a sequence number bumped by every batch.
-Every batch DELETEs the fence exactly as read and CREATEs its successor, so Route 53 rejects a
-batch built on a stale read: the check happens in the store, at write time. One fence per zone
-costs two records per batch, not per name, so the guard adds no API calls.
+The fence (`_dnssg-fence.<zone>`) says what is live: the planner generation, a revision inside
+it (repairs and rollbacks write under the live generation, revision + 1, so they never take a
+number the planner will use and a newer planner generation always outranks them), the plan whose
+content is live (`src`: the generation itself, or the plan a rollback restored) and its checksum,
+the owner, the enactor that wrote it, a sequence number bumped by every batch, and whether the
+content is complete.
 
-Ownership markers (`_dnssg.<name>`) say which owner manages a name. They change only when a
-name is created, adopted or retired, never on updates.
+Every batch DELETEs the fence exactly as the decision read it and CREATEs its successor, so Route
+53 rejects a batch whose decision rests on a read that is no longer true: the check happens in the
+store, at write time (`cas_batch`). One fence per zone costs two records per batch, not per name.
+
+Ownership markers (`_dnssg.<name>`) say which owner manages a name. They change only when a name
+is created, adopted or retired, never on updates.
+
+The encoding cannot be bent by any field: owners and enactor ids are tokens (`check_token`), the
+parser refuses duplicate or unknown keys, and each TXT string stays under 255 characters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
-from .records import RecordSet, fence_name, owner_name
+from .errors import InvalidInput
+from .records import Change, RecordKey, RecordSet, fence_name, is_reserved, owner_name
 
 FENCE_TTL = 60
-_VERSION = "dnssg1"
+_VERSION = "dnssg2"
+_LEGACY = "dnssg1"  # read (and carried over on the next write), never written
+_MARKER = "dnssg1"
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,63}")
+_MAX_INT = 2**63 - 1
+_KEYS_STATE = ("v", "gen", "rev", "src", "seq", "state")
+_KEYS_WHO = ("sum", "owner", "by")
+_CHECKSUM = re.compile(r"[0-9a-f]{64}|-")
+
+
+def check_token(kind: str, value: str) -> str:
+    """`value` if it is a valid owner or enactor id (1-64 characters of letters, digits and
+    ``._:@/+-``, starting with a letter or digit); InvalidInput otherwise. Nothing else may reach
+    the fence: a space or ``=`` in an id could otherwise rewrite the fence's other fields."""
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+        raise InvalidInput(
+            f"{kind} {value!r} is not valid: use 1-64 letters, digits or . _ : @ / + - (first a letter or digit)"
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True)
 class Fence:
-    """The parsed fence: what generation is live (or being applied) on the zone."""
+    """The parsed fence: what is live (or being applied) on the zone."""
 
     generation: int
     checksum: str
@@ -31,35 +60,82 @@ class Fence:
     writer: str
     seq: int
     done: bool
+    rev: int = 0
+    source: int | None = None  # the plan whose content is live; None: the generation itself
+
+    @property
+    def content(self) -> int:
+        """The generation of the plan whose content this fence says is live (0: none of ours)."""
+        return self.generation if self.source is None else self.source
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """What orders writes: the planner generation, then the revision inside it."""
+        return (self.generation, self.rev)
+
+    def label(self) -> str:
+        """``g10``, ``g10.r1`` or ``g10.r1 (content of g9)``: for messages."""
+        text = f"g{self.generation}" + (f".r{self.rev}" if self.rev else "")
+        return text + (f" (content of g{self.content})" if self.content != self.generation else "")
+
+    def successor(self, writer: str, *, done: bool) -> Fence:
+        """The next fence of a batch chain: same decision, one more batch."""
+        return replace(self, writer=writer, seq=self.seq + 1, done=done)
 
     def render(self, zone: str) -> RecordSet:
-        """The TXT record set that stores this fence."""
-        text = (
-            f"v={_VERSION} gen={self.generation} sum={self.checksum} owner={self.owner} "
-            f"by={self.writer} seq={self.seq} state={'done' if self.done else 'applying'}"
+        """The TXT record set that stores this fence: two strings, each under 255 characters."""
+        state = (
+            f"v={_VERSION} gen={self.generation} rev={self.rev} src={self.content} seq={self.seq} "
+            f"state={'done' if self.done else 'applying'}"
         )
-        return RecordSet(fence_name(zone), "TXT", FENCE_TTL, (f'"{text}"',))
+        who = f"sum={self.checksum} owner={self.owner} by={self.writer}"
+        return RecordSet(fence_name(zone), "TXT", FENCE_TTL, (f'"{state}" "{who}"',))
 
 
 def parse_fence(rrset: RecordSet | None) -> Fence | None:
-    """Fence from its record set; None when absent or not ours (a foreign value is never
-    trusted as a generation)."""
+    """Fence from its record set; None when absent or not ours (a foreign or malformed value is
+    never trusted as a generation: duplicate keys, unknown keys and bad numbers are refused)."""
     if rrset is None or rrset.type != "TXT" or len(rrset.values) != 1:
         return None
-    fields = dict(part.split("=", 1) for part in rrset.values[0].strip('"').split() if "=" in part)
-    if fields.get("v") != _VERSION:
+    fields: dict[str, str] = {}
+    for part in " ".join(s for s in rrset.values[0].split('"') if s.strip()).split():
+        key, sep, value = part.partition("=")
+        if not sep or key in fields:
+            return None
+        fields[key] = value
+    version = fields.get("v")
+    if version == _LEGACY:
+        return _parse_legacy(fields)
+    if version != _VERSION or set(fields) != {*_KEYS_STATE, *_KEYS_WHO}:
         return None
     try:
-        return Fence(
-            generation=int(fields["gen"]),
-            checksum=fields["sum"],
-            owner=fields["owner"],
-            writer=fields["by"],
-            seq=int(fields["seq"]),
-            done=fields.get("state") == "done",
-        )
-    except (KeyError, ValueError):
+        gen, rev, src, seq = (_number(fields[k]) for k in ("gen", "rev", "src", "seq"))
+        owner, writer = check_token("owner", fields["owner"]), check_token("enactor id", fields["by"])
+    except (ValueError, InvalidInput):
         return None
+    if fields["state"] not in ("done", "applying") or not _CHECKSUM.fullmatch(fields["sum"]):
+        return None
+    return Fence(gen, fields["sum"], owner, writer, seq, fields["state"] == "done", rev, None if src == gen else src)
+
+
+def _parse_legacy(fields: Mapping[str, str]) -> Fence | None:
+    """The first fence format (no revision, no source): carried over on the next write."""
+    if set(fields) != {"v", "gen", "sum", "owner", "by", "seq", "state"}:
+        return None
+    try:
+        gen, seq = _number(fields["gen"]), _number(fields["seq"])
+        owner, writer = check_token("owner", fields["owner"]), check_token("enactor id", fields["by"])
+    except (ValueError, InvalidInput):
+        return None
+    if fields["state"] not in ("done", "applying") or not _CHECKSUM.fullmatch(fields["sum"]):
+        return None
+    return Fence(gen, fields["sum"], owner, writer, seq, fields["state"] == "done")
+
+
+def _number(text: str) -> int:
+    if not text.isdigit() or len(text) > 19 or int(text) > _MAX_INT:
+        raise ValueError(text)
+    return int(text)
 
 
 def find_fence(observed: Iterable[RecordSet], zone: str) -> RecordSet | None:
@@ -73,7 +149,7 @@ def find_fence(observed: Iterable[RecordSet], zone: str) -> RecordSet | None:
 
 def marker(name: str, owner: str) -> RecordSet:
     """The ownership marker record set of `name`."""
-    return RecordSet(owner_name(name), "TXT", FENCE_TTL, (f'"v={_VERSION} owner={owner}"',))
+    return RecordSet(owner_name(name), "TXT", FENCE_TTL, (f'"v={_MARKER} owner={owner}"',))
 
 
 def marker_owners(observed: Iterable[RecordSet]) -> dict[str, str]:
@@ -83,6 +159,62 @@ def marker_owners(observed: Iterable[RecordSet]) -> dict[str, str]:
     for r in observed:
         if r.type == "TXT" and r.name.startswith(prefix) and len(r.values) == 1:
             fields = dict(p.split("=", 1) for p in r.values[0].strip('"').split() if "=" in p)
-            if fields.get("v") == _VERSION and "owner" in fields:
+            if fields.get("v") == _MARKER and "owner" in fields:
                 owners[r.name[len(prefix) :]] = fields["owner"]
     return owners
+
+
+@dataclass(frozen=True)
+class ZoneView:
+    """The zone as one read saw it: what a decision rests on. `fence_rrset` is what the
+    decision's first batch DELETEs, so the write fails if this read is no longer true."""
+
+    zone: str
+    sets: tuple[RecordSet, ...]
+    fence_rrset: RecordSet | None
+    fence: Fence | None
+    owners: dict[str, str]
+    by_key: dict[RecordKey, RecordSet] = field(repr=False)
+
+    @classmethod
+    def of(cls, zone: str, sets: Iterable[RecordSet]) -> ZoneView:
+        """The view of `sets` as read from `zone`."""
+        sets = tuple(sets)
+        rrset = find_fence(sets, zone)
+        return cls(zone, sets, rrset, parse_fence(rrset), marker_owners(sets), {r.key: r for r in sets})
+
+    @classmethod
+    def empty(cls, zone: str) -> ZoneView:
+        """A zone not created yet."""
+        return cls(zone, (), None, None, {}, {})
+
+    def owned_by(self, owner: str) -> set[str]:
+        """Names whose marker names `owner`."""
+        return {name for name, o in self.owners.items() if o == owner}
+
+    def governed(self, names: Iterable[str]) -> dict[RecordKey, RecordSet]:
+        """Observed sets at `names` (never the fence, markers or the apex NS/SOA)."""
+        wanted = set(names)
+        return {r.key: r for r in self.sets if r.name in wanted and not is_reserved(r.name) and not self.is_apex_ns(r)}
+
+    def is_apex_ns(self, r: RecordSet) -> bool:
+        """The apex NS and SOA belong to Route 53: no plan, restore or repair touches them."""
+        return r.name == self.zone and r.type in ("NS", "SOA")
+
+    def records(self) -> tuple[RecordSet, ...]:
+        """The zone's own records: neither the fence, markers nor the apex NS/SOA."""
+        return tuple(r for r in self.sets if not is_reserved(r.name) and not self.is_apex_ns(r))
+
+
+def cas_batch(expected: RecordSet | None, successor: RecordSet, changes: Sequence[Change]) -> list[Change]:
+    """The compare-and-set batch: DELETE the fence exactly as the decision read it (or nothing,
+    then CREATE fails if a fence exists), CREATE its successor, then the changes. Route 53 applies
+    all of it or none."""
+    head = [Change("DELETE", expected)] if expected is not None else []
+    return [*head, Change("CREATE", successor), *changes]
+
+
+def fence_reserve(expected: RecordSet | None) -> int:
+    """Records the fence takes in a batch (its DELETE as read and its CREATE): batches are packed
+    with this reserved, including the first batch into a zone without a fence."""
+    return 1 + (len(expected.values) if expected is not None else 1)

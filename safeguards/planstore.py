@@ -7,6 +7,8 @@ Implementations: `safeguards.stores.sqlite.SqlitePlanStore` (embedded default) a
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -59,14 +61,22 @@ class PlanStore(Protocol):
         """Stored generations, ascending."""
         ...
 
-    def delete_plan(self, zone: str, generation: int, lease: Lease) -> bool:
-        """Delete one plan, conditioned on `lease` still being current and on the plan not
-        being the recorded last known good. False if the condition failed."""
+    def delete_plan(self, zone: str, generation: int, lease: Lease, *, pinned_below: int | None = None) -> bool:
+        """Delete one plan, conditioned on `lease` still being current, on the plan not being the
+        recorded last known good and (with `pinned_below`) on the plan not pinned at or above
+        that generation. False if a condition failed."""
+        ...
+
+    def pin_plan(self, zone: str, generation: int, under: int) -> bool:
+        """Mark a plan as the content a rollback makes live under generation `under` (pins only
+        rise), before the rollback writes: clean-up decided on an older read cannot delete it.
+        False if the plan is gone."""
         ...
 
     def acquire_lease(self, zone: str, holder: str, ttl_seconds: float) -> Lease:
         """Take (or renew, for the same holder) the zone's lease. A new holder gets
-        epoch + 1. Raises FenceLost if another holder's lease has not expired."""
+        epoch + 1. Raises LeaseLost if another holder's lease has not expired and that holder's
+        process is not provably dead (same host, process gone: taken over at once)."""
         ...
 
     def release_lease(self, lease: Lease) -> None:
@@ -78,7 +88,7 @@ class PlanStore(Protocol):
         ...
 
     def record_applied(self, zone: str, generation: int, checksum: str, lease: Lease, *, known_good: bool) -> None:
-        """Record a finished apply, conditioned on `lease` (FenceLost otherwise). Never lowers
+        """Record a finished apply, conditioned on `lease` (LeaseLost otherwise). Never lowers
         applied_generation; sets last_known_good when `known_good`."""
         ...
 
@@ -93,3 +103,37 @@ class PlanStore(Protocol):
     def reset_circuit(self, zone: str) -> None:
         """Close the circuit (a person decided to)."""
         ...
+
+
+def this_process() -> str:
+    """``host:pid`` of the calling process, recorded with every lease it takes."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_is_dead(proc: str | None) -> bool:
+    """True only when `proc` (``host:pid``) names a process on this host that no longer exists:
+    its lease can be taken over at once instead of waiting out the TTL. Any doubt is False."""
+    if not proc or ":" not in proc:
+        return False
+    host, _, pid_text = proc.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists but is not ours to signal
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed child not yet reaped still answers signal 0; /proc says it is a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False

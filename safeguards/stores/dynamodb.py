@@ -29,14 +29,14 @@ from ..errors import (
     BackendError,
     CredentialsMissing,
     EndpointUnavailable,
-    FenceLost,
     InvalidInput,
+    LeaseLost,
     OutcomeUnknown,
     SafeguardsError,
     Throttled,
 )
 from ..plan import Plan
-from ..planstore import Lease, ZoneState
+from ..planstore import Lease, ZoneState, process_is_dead, this_process
 
 T = TypeVar("T")
 
@@ -341,11 +341,35 @@ class DynamoPlanStore:
                 return sorted(gens)
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
-    def delete_plan(self, zone: str, generation: int, lease: Lease) -> bool:
+    def pin_plan(self, zone: str, generation: int, under: int) -> bool:
+        """Pin a plan as rollback content under generation `under` (pins only rise); False if
+        the plan is gone."""
+        if generation < 1:
+            return False
+        resp = self._conditional(
+            f"{zone}: pin plan {generation}",
+            lambda: self.client.update_item(
+                TableName=self.plan_table,
+                Key=self._plan_key(zone, generation),
+                UpdateExpression="SET pinned = :g",
+                ConditionExpression="attribute_exists(generation) AND (attribute_not_exists(pinned) OR pinned < :g)",
+                ExpressionAttributeValues={":g": _n(under)},
+            ),
+        )
+        if resp is not None:
+            return True
+        # Refused: either the plan is gone, or it is pinned at or above `under` already.
+        return (
+            self._get(self.plan_table, self._plan_key(zone, generation), f"{zone}: read plan {generation}") is not None
+        )
+
+    def delete_plan(self, zone: str, generation: int, lease: Lease, *, pinned_below: int | None = None) -> bool:
         """Delete one plan in a transaction conditioned on `lease` being current, on the plan
-        not being the last known good, and on the plan existing. False if any failed."""
+        not being the last known good, on the plan existing and (with `pinned_below`) on no
+        rollback having pinned it at or above that generation. False if any failed."""
         if generation < 1 or lease.zone != zone:
             return False
+        pin = {} if pinned_below is None else {"ExpressionAttributeValues": {":floor": _n(pinned_below)}}
         items = [
             self._lease_check(lease),
             {
@@ -360,7 +384,9 @@ class DynamoPlanStore:
                 "Delete": {
                     "TableName": self.plan_table,
                     "Key": self._plan_key(zone, generation),
-                    "ConditionExpression": "attribute_exists(generation)",
+                    "ConditionExpression": "attribute_exists(generation)"
+                    + ("" if pinned_below is None else " AND (attribute_not_exists(pinned) OR pinned < :floor)"),
+                    **pin,
                 }
             },
         ]
@@ -374,7 +400,7 @@ class DynamoPlanStore:
 
     def acquire_lease(self, zone: str, holder: str, ttl_seconds: float) -> Lease:
         """Renew our lease (same holder: epoch kept) or take a free or expired one (epoch + 1).
-        FenceLost names the current holder, its epoch and its expiry otherwise."""
+        LeaseLost names the current holder, its epoch and its expiry otherwise."""
         for _ in range(_MAX_LOOPS):
             now = self.clock.now()
             expires = now + ttl_seconds
@@ -384,12 +410,17 @@ class DynamoPlanStore:
             current = self._get(self.lease_table, {"zone": _s(zone)}, f"{zone}: read lease")
             if current is None or _str(current, "holder") == holder:
                 continue  # changed under us (released, or our own name took it): try again
+            if process_is_dead(_str(current, "proc")):
+                taken = self._take_from_dead(zone, holder, current, expires)
+                if taken is not None:
+                    return Lease(zone, holder, int(taken["epoch"]["N"]), expires)
+                continue
             until = float(current["expires_at"]["N"])
-            raise FenceLost(
+            raise LeaseLost(
                 f"{zone}: lease held by {_str(current, 'holder')} (epoch {_int(current, 'epoch')}) "
                 f"until {until:.0f}, {max(0.0, until - now):.0f} s more; {holder} may not enact"
             )
-        raise FenceLost(f"{zone}: lease changed hands {_MAX_LOOPS} times while {holder} tried to take it")
+        raise LeaseLost(f"{zone}: lease changed hands {_MAX_LOOPS} times while {holder} tried to take it")
 
     def _renew(self, zone: str, holder: str, expires: float) -> dict[str, Any] | None:
         """Extend the lease if `holder` holds it (expired or not: nobody else wrote since)."""
@@ -398,9 +429,9 @@ class DynamoPlanStore:
             lambda: self.client.update_item(
                 TableName=self.lease_table,
                 Key={"zone": _s(zone)},
-                UpdateExpression="SET expires_at = :exp",
+                UpdateExpression="SET expires_at = :exp, proc = :me",
                 ConditionExpression="holder = :holder",
-                ExpressionAttributeValues={":exp": _n(expires), ":holder": _s(holder)},
+                ExpressionAttributeValues={":exp": _n(expires), ":holder": _s(holder), ":me": _s(this_process())},
                 ReturnValues="ALL_NEW",
             ),
         )
@@ -413,10 +444,41 @@ class DynamoPlanStore:
             lambda: self.client.update_item(
                 TableName=self.lease_table,
                 Key={"zone": _s(zone)},
-                UpdateExpression="SET holder = :holder, expires_at = :exp ADD epoch :one",
+                UpdateExpression="SET holder = :holder, expires_at = :exp, proc = :me ADD epoch :one",
                 ConditionExpression="attribute_not_exists(#z) OR expires_at <= :now",
                 ExpressionAttributeNames={"#z": "zone"},
-                ExpressionAttributeValues={":holder": _s(holder), ":exp": _n(expires), ":now": _n(now), ":one": _n(1)},
+                ExpressionAttributeValues={
+                    ":holder": _s(holder),
+                    ":exp": _n(expires),
+                    ":now": _n(now),
+                    ":one": _n(1),
+                    ":me": _s(this_process()),
+                },
+                ReturnValues="ALL_NEW",
+            ),
+        )
+        return None if resp is None else resp["Attributes"]
+
+    def _take_from_dead(
+        self, zone: str, holder: str, current: Mapping[str, Any], expires: float
+    ) -> dict[str, Any] | None:
+        """Take the lease of a holder whose process is gone (same host), conditioned on the
+        lease still being exactly that holder's: epoch + 1, like any takeover."""
+        resp = self._conditional(
+            f"{zone}: take lease of a dead holder for {holder}",
+            lambda: self.client.update_item(
+                TableName=self.lease_table,
+                Key={"zone": _s(zone)},
+                UpdateExpression="SET holder = :holder, expires_at = :exp, proc = :me ADD epoch :one",
+                ConditionExpression="proc = :dead AND epoch = :epoch",
+                ExpressionAttributeValues={
+                    ":holder": _s(holder),
+                    ":exp": _n(expires),
+                    ":me": _s(this_process()),
+                    ":one": _n(1),
+                    ":dead": current["proc"],
+                    ":epoch": current["epoch"],
+                },
                 ReturnValues="ALL_NEW",
             ),
         )
@@ -436,15 +498,15 @@ class DynamoPlanStore:
             ),
         )
 
-    def _lease_lost(self, zone: str, lease: Lease, doing: str) -> FenceLost:
+    def _lease_lost(self, zone: str, lease: Lease, doing: str) -> LeaseLost:
         with contextlib.suppress(SafeguardsError):
             current = self._get(self.lease_table, {"zone": _s(zone)}, f"{zone}: read lease")
             if current is not None:
-                return FenceLost(
+                return LeaseLost(
                     f"{zone}: lease epoch {lease.epoch} of {lease.holder} is no longer current "
                     f"({_str(current, 'holder')} holds epoch {_int(current, 'epoch')}); {doing} refused"
                 )
-        return FenceLost(f"{zone}: lease epoch {lease.epoch} of {lease.holder} is no longer current; {doing} refused")
+        return LeaseLost(f"{zone}: lease epoch {lease.epoch} of {lease.holder} is no longer current; {doing} refused")
 
     # ------------------------------------------------------------------ zone state
 
@@ -464,7 +526,7 @@ class DynamoPlanStore:
         )
 
     def record_applied(self, zone: str, generation: int, checksum: str, lease: Lease, *, known_good: bool) -> None:
-        """Record a finished apply under `lease` (FenceLost otherwise). Raises the applied
+        """Record a finished apply under `lease` (LeaseLost otherwise). Raises the applied
         generation only upwards; when `known_good`, raises last_known_good only upwards."""
         what = f"{zone}: record applied generation {generation}"
         raise_applied = {

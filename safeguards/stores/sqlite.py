@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 
 from ..clock import Clock, SystemClock
-from ..errors import FenceLost, InvalidInput
+from ..errors import InvalidInput, LeaseLost
 from ..plan import Plan
-from ..planstore import Lease, ZoneState
+from ..planstore import Lease, ZoneState, process_is_dead, this_process
 from ..sqlite_tx import transaction
 
 _SCHEMA = """
@@ -42,8 +42,17 @@ class SqlitePlanStore:
             self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
             # executescript commits on its own, so it runs outside our transaction; it is idempotent.
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except sqlite3.Error as exc:
             raise InvalidInput(f"plan store {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        """Columns added since the first schema (state directories written by older versions)."""
+        for table, column in (("plans", "pinned INTEGER"), ("leases", "proc TEXT")):
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column.split()[0] not in have:
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
     def _tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         return transaction(self._db, self._lock)
@@ -104,41 +113,52 @@ class SqlitePlanStore:
             rows = self._db.execute("SELECT generation FROM plans WHERE zone=? ORDER BY generation", (zone,))
             return [int(r[0]) for r in rows.fetchall()]
 
-    def delete_plan(self, zone: str, generation: int, lease: Lease) -> bool:
-        """Delete one plan if `lease` is still current and the plan is not the last known good."""
+    def delete_plan(self, zone: str, generation: int, lease: Lease, *, pinned_below: int | None = None) -> bool:
+        """Delete one plan if `lease` is still current, the plan is not the last known good and
+        (with `pinned_below`) no rollback pinned it at or above that generation."""
         with self._tx() as db:
             if not self._holds(db, lease):
                 return False
             cur = db.execute(
                 "DELETE FROM plans WHERE zone=? AND generation=? AND generation IS NOT "
-                "(SELECT last_known_good FROM zone_state WHERE zone=?)",
-                (zone, generation, zone),
+                "(SELECT last_known_good FROM zone_state WHERE zone=?) AND (pinned IS NULL OR pinned < ?)",
+                (zone, generation, zone, pinned_below if pinned_below is not None else 2**63 - 1),
+            )
+            return cur.rowcount == 1
+
+    def pin_plan(self, zone: str, generation: int, under: int) -> bool:
+        """Pin a plan as rollback content under generation `under` (pins only rise)."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE plans SET pinned=MAX(COALESCE(pinned, 0), ?) WHERE zone=? AND generation=?",
+                (under, zone, generation),
             )
             return cur.rowcount == 1
 
     # ------------------------------------------------------------------ leases
 
     def acquire_lease(self, zone: str, holder: str, ttl_seconds: float) -> Lease:
-        """Take or renew the zone's lease; a new holder gets epoch + 1."""
+        """Take or renew the zone's lease; a new holder gets epoch + 1. A lease whose holder's
+        process is provably dead (same host, process gone) is taken over at once."""
         now = self.clock.now()
         with self._tx() as db:
-            row = db.execute("SELECT holder, epoch, expires_at FROM leases WHERE zone=?", (zone,)).fetchone()
+            row = db.execute("SELECT holder, epoch, expires_at, proc FROM leases WHERE zone=?", (zone,)).fetchone()
             if row is None:
                 epoch = 1
             else:
-                cur_holder, cur_epoch, expires = row
+                cur_holder, cur_epoch, expires, proc = row
                 if cur_holder == holder:
                     epoch = int(cur_epoch)
-                elif float(expires) <= now:
+                elif float(expires) <= now or process_is_dead(proc):
                     epoch = int(cur_epoch) + 1
                 else:
-                    raise FenceLost(
+                    raise LeaseLost(
                         f"{zone}: lease held by {cur_holder} (epoch {cur_epoch}) for {float(expires) - now:.0f} s more"
                     )
             lease = Lease(zone, holder, epoch, now + ttl_seconds)
             db.execute(
-                "INSERT OR REPLACE INTO leases (zone, holder, epoch, expires_at) VALUES (?,?,?,?)",
-                (zone, holder, epoch, lease.expires_at),
+                "INSERT OR REPLACE INTO leases (zone, holder, epoch, expires_at, proc) VALUES (?,?,?,?,?)",
+                (zone, holder, epoch, lease.expires_at, this_process()),
             )
             return lease
 
@@ -173,7 +193,7 @@ class SqlitePlanStore:
         """Record a finished apply under `lease`; never lowers the applied generation."""
         with self._tx() as db:
             if not self._holds(db, lease):
-                raise FenceLost(f"{zone}: lease epoch {lease.epoch} of {lease.holder} is no longer current")
+                raise LeaseLost(f"{zone}: lease epoch {lease.epoch} of {lease.holder} is no longer current")
             self._ensure_zone(db, zone)
             db.execute(
                 "UPDATE zone_state SET applied_generation=?, applied_checksum=? "

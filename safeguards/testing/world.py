@@ -49,6 +49,7 @@ STORE_ACCESS: AccessTable = {
     "get_plan": (("plans", "r"),),
     "generations": (("plans", "r"),),
     "delete_plan": (("lease", "r"), ("plans", "w"), ("state", "r")),
+    "pin_plan": (("plans", "w"),),
     "acquire_lease": (("lease", "w"), ("clock", "r")),
     "release_lease": (("lease", "w"),),
     "state": (("state", "r"),),

@@ -17,6 +17,7 @@ from safeguards.errors import (
     CircuitOpen,
     FenceLost,
     GuardRefused,
+    InvalidInput,
     StaleGeneration,
     VerificationFailed,
 )
@@ -249,7 +250,7 @@ def test_declared_checksum_must_match(env: Env) -> None:
     assert env.live() is None
 
 
-def test_failed_verification_rolls_back_as_a_higher_generation(tmp_path) -> None:
+def test_failed_verification_restores_as_a_revision_of_the_failed_generation(tmp_path) -> None:
     class RejectApi:
         name = "probe"
 
@@ -263,10 +264,16 @@ def test_failed_verification_rolls_back_as_a_higher_generation(tmp_path) -> None
     bad = make_plan(2, rs("api", "192.0.2.1", "192.0.2.2", "192.0.2.66"), *BASE[1:], canary=("api.example.com.",))
     with pytest.raises(VerificationFailed) as exc:
         env.applier().apply(bad)
-    assert exc.value.exit_code == 5 and "rolled back" in str(exc.value)
+    assert exc.value.exit_code == 5 and "restored the previous content (verified)" in str(exc.value)
+    assert "g2.r1 (content of g1)" in str(exc.value)
     after = env.sets()
     assert after[("api.example.com.", "A", None)] == good[("api.example.com.", "A", None)]
-    assert env.live() is not None and env.live() > 2
+    fence = parse_fence(after[(fence_name(Z), "TXT", None)])
+    # The failed generation keeps its number one revision up: it is never re-applied, and the
+    # planner's next generation (3) outranks the restore.
+    assert fence is not None and (fence.generation, fence.rev, fence.content, fence.done) == (2, 1, 1, True)
+    with pytest.raises(StaleGeneration, match="rolled back to the content of g1"):
+        env.applier().apply(bad)
 
 
 def test_canary_stage_goes_first_and_a_failed_canary_stops_the_rest(tmp_path) -> None:
@@ -294,7 +301,7 @@ def test_rollback_after_1_then_2_restores_1_above_2(env: Env) -> None:
     env.applier().apply(one)
     env.applier().apply(make_plan(2, rs("api", "192.0.2.1", "192.0.2.2", "192.0.2.4"), *BASE[1:]))
     result = env.applier().rollback(Z)
-    assert result.rolled_back_to == 1 and result.generation > 2
+    assert result.rolled_back_to == 1 and (result.generation, result.revision) == (2, 1)
     sets = env.sets()
     for r in one.records:
         assert sets[r.key] == r
@@ -308,8 +315,10 @@ def test_repair_restores_a_name_emptied_behind_our_back(env: Env) -> None:
     api = env.sets()[("api.example.com.", "A", None)]
     env.model.change_record_sets(env.zone_id, [Change("DELETE", api)])  # the 2025 empty record
     result = env.applier().repair(Z)
-    assert result.outcome == "applied" and result.generation > 1
+    # Under the live generation, one revision up: never a number the planner will use.
+    assert result.outcome == "repaired" and (result.generation, result.revision) == (1, 1)
     assert env.sets()[api.key] == api
+    assert env.store.generations(Z) == [1]
     assert env.applier().repair(Z).outcome == "noop"
 
 
@@ -320,8 +329,12 @@ def test_cleanup_never_deletes_live_or_last_known_good(env: Env) -> None:
     deleted = env.applier().cleanup(Z, keep=2)
     assert deleted == [1, 2, 3]
     assert env.store.generations(Z) == [4, 5, 6]
-    assert env.applier().cleanup(Z, keep=0) == [4, 5]
-    assert env.store.generations(Z) == [6]
+    for bad in (0, -5):  # the live plan is always kept: a keep below 1 is refused, nothing deleted
+        with pytest.raises(InvalidInput, match="keep must be at least 1"):
+            env.applier().cleanup(Z, keep=bad)
+    assert env.store.generations(Z) == [4, 5, 6]
+    assert env.applier().cleanup(Z, keep=1) == [4]
+    assert env.store.generations(Z) == [5, 6]
 
 
 def test_circuit_opens_after_repeated_failures_and_needs_a_reset(tmp_path) -> None:
