@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from .errors import InvalidInput
 from .records import RecordSet
 
 
@@ -29,9 +30,32 @@ class DnsVerifier:
         self.port = port
         self.timeout = timeout
 
+    def prepare(self) -> None:
+        """Resolve the nameserver before the first write: a gate that cannot run must stop the
+        apply while nothing is written (InvalidInput, exit 2), not after the batches landed."""
+        import ipaddress
+        import socket
+
+        if not 0 < self.port < 65536:
+            raise InvalidInput(f"--verify-dns {self.nameserver}: port {self.port} is not in 1..65535; nothing written")
+        try:
+            ipaddress.ip_address(self.nameserver)
+            return
+        except ValueError:
+            pass
+        try:
+            infos = socket.getaddrinfo(self.nameserver, self.port, type=socket.SOCK_DGRAM)
+        except (OSError, UnicodeError) as exc:
+            raise InvalidInput(
+                f"--verify-dns {self.nameserver}: cannot resolve the nameserver's address ({exc}); nothing written"
+            ) from exc
+        self.nameserver = str(infos[0][4][0])
+
     def verify(self, zone: str, expected: Sequence[RecordSet]) -> list[str]:
         import dns.exception
         import dns.resolver
+
+        self.prepare()  # idempotent: an address stays an address
 
         resolver = dns.resolver.Resolver(configure=False)
         resolver.nameservers = [self.nameserver]
