@@ -125,13 +125,20 @@ def declare_plan(
     config: pulumi.Config, plan: Plan, provider: GuardedPlanProvider, opts: pulumi.ResourceOptions
 ) -> None:
     """The whole plan file as one resource: one generation and one fenced apply per change."""
+    retire = config.get_object("retireOnDelete")
+    if isinstance(retire, list):
+        # Per-name deletes are the per-record form's; a plan retires names through its `retire` list.
+        raise ValueError(
+            "dns-safeguards:retireOnDelete as a list of names applies to resource: records; with the plan resource "
+            "list the names under 'retire' in the plan file (and set retireOnDelete: true only to allow destroy)"
+        )
     res = GuardedPlan(
         "plan",
         **plan_inputs(plan),
         # Blast-radius override for one `pulumi up` (never the never-empty guard): set, up, unset.
         force=config.get_bool("force") or False,
         adopt=config.get_bool("adopt") or False,
-        retire_on_delete=config.get_object("retireOnDelete") is True,
+        retire_on_delete=retire is True,
         provider=provider,
         opts=opts,
     )

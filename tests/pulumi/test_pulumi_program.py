@@ -67,6 +67,12 @@ def test_plan_resource_flags_from_the_stack_config(mocks, config):
     assert (res.inputs["force"], res.inputs["adopt"], res.inputs["retire_on_delete"]) == (True, True, True)
 
 
+def test_plan_resource_refuses_the_per_record_retire_list(mocks, config):
+    config(planFile=str(PLAN), backend="embedded", retireOnDelete=["sip"])
+    with pytest.raises(ValueError, match="list the names under 'retire' in the plan file"):
+        run_program(mocks)
+
+
 def test_unknown_resource_kind_is_refused(mocks, config):
     config(planFile=str(PLAN), backend="embedded", resource="zones")
     with pytest.raises(ValueError, match="must be 'plan' or 'records'"):
@@ -88,9 +94,9 @@ def test_records_form_declares_one_guarded_record_per_plan_set_and_no_aws(mocks,
     assert not plans(mocks)
 
 
-@pytest.mark.parametrize("resource", ["plan", "records"])
-def test_aws_backend_adds_the_component_scoped_to_the_plans_names(mocks, config, resource):
-    config(planFile=str(PLAN), retireOnDelete=["sip"], managedNames=["canary"], resource=resource)
+@pytest.mark.parametrize(("resource", "retire"), [("plan", True), ("records", ["sip"])])
+def test_aws_backend_adds_the_component_scoped_to_the_plans_names(mocks, config, resource, retire):
+    config(planFile=str(PLAN), retireOnDelete=retire, managedNames=["canary"], resource=resource)
     run_program(mocks)
     (policy,) = mocks.of_type("aws:iam/policy:Policy")
     change = json.loads(policy.inputs["policy"])["Statement"][0]
@@ -103,9 +109,9 @@ def test_aws_backend_adds_the_component_scoped_to_the_plans_names(mocks, config,
     if resource == "records":
         records = guarded(mocks)
         assert records["sip-a"]["retire_on_delete"] is True and records["api-a"]["retire_on_delete"] is False
-    else:  # a list of names is the per-record form's: the plan is destroyed only with `true`
+    else:
         (res,) = plans(mocks)
-        assert res.inputs["retire_on_delete"] is False and len(res.inputs["records"]) == 11
+        assert res.inputs["retire_on_delete"] is True and len(res.inputs["records"]) == 11
     # Every policy rule passes on what the program declares.
     for r in mocks.registered:
         props = r.inputs
