@@ -54,6 +54,7 @@ from .plan import Plan, ensure_valid
 from .planstore import Lease, PlanStore, ZoneState
 from .records import Change, ChangeInfo, RecordSet, is_reserved
 from .retry import Backoff, call_with_retries
+from .signing import Signer, verify_plan
 from .staging import plan_stages
 from .verify import Verifier
 
@@ -82,6 +83,7 @@ class ApplyOptions:
     keep_plans: int = 3
     weight_step: int | None = None  # shift weighted sets at most this much per stage
     settle_reads: int = 3  # extra reads when a read-back lags behind our own accepted batch
+    signer: Signer | None = None  # set: only plans signed with this key are applied, rolled back to or repaired from
 
 
 @dataclass
@@ -841,6 +843,8 @@ class Applier:
                 f"{checksum[:12]}…, stored {plan.checksum[:12]}…); refusing to use it"
             )
         ensure_valid(plan)
+        if self.options.signer is not None:
+            verify_plan(plan, self.options.signer, where="plan store")
         return plan
 
     def _record(self, plan: Plan, lease: Lease) -> None:
@@ -875,6 +879,8 @@ class Applier:
         """A plan built in code obeys every rule a plan file must, and its owner can be fenced."""
         ensure_valid(plan)
         check_token("owner", plan.owner)
+        if self.options.signer is not None:
+            verify_plan(plan, self.options.signer)
 
     def _prepare_gates(self) -> None:
         """Gates are checked before the first write: a gate that cannot run is bad input."""

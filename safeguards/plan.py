@@ -75,6 +75,7 @@ class Plan:
     canary: tuple[str, ...] = ()
     owner: str = DEFAULT_OWNER
     declared_checksum: str | None = field(default=None, compare=False)
+    signature: str | None = field(default=None, compare=False)  # see safeguards.signing
 
     def min_for(self, key: RecordKey) -> int:
         """Fewest values the set `key` may have (1 unless the plan says otherwise)."""
@@ -103,8 +104,9 @@ class Plan:
 
     def to_json(self) -> str:
         """Serialized form for plan stores: canonical content plus generation and checksum."""
+        signed = {"signature": self.signature} if self.signature else {}
         return json.dumps(
-            {**self.canonical(), "generation": self.generation, "checksum": self.checksum},
+            {**self.canonical(), "generation": self.generation, "checksum": self.checksum, **signed},
             sort_keys=True,
             separators=(",", ":"),
         )
@@ -118,7 +120,8 @@ def content_checksum(canonical: Mapping[str, Any]) -> str:
 
 # =========================================================================== parsing
 
-_TOP_KEYS = ("zone", "generation", "owner", "checksum", "records", "retire", "canary")
+_TOP_KEYS = ("zone", "generation", "owner", "checksum", "signature", "records", "retire", "canary")
+_SIGNATURE = re.compile(r"[a-z0-9-]{1,32}:[A-Za-z0-9._:/+-]{1,128}:[A-Za-z0-9+/=_-]{16,1024}")
 _RECORD_KEYS = ("name", "type", "ttl", "values", "set_identifier", "weight", "min_values")
 #: Owners are written into TXT markers and the fence as `owner=<owner>`: no spaces or quotes.
 _OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
@@ -440,6 +443,10 @@ def parse_plan(data: object, *, source: str = "plan") -> Plan:
         else:
             problems.append(f"checksum: must be 64 hex digits (SHA-256), got {_kind(declared)}")
 
+    signature = data.get("signature")
+    if signature is not None and not (isinstance(signature, str) and _SIGNATURE.fullmatch(signature)):
+        problems.append(f"signature: must be ALGORITHM:KEY-ID:SIGNATURE (dns-safeguards sign), got {_kind(signature)}")
+
     raw_records = data.get("records")
     entries: list[_Entry] = []
     if raw_records is None:
@@ -477,6 +484,7 @@ def parse_plan(data: object, *, source: str = "plan") -> Plan:
         canary=tuple(sorted(n for _, n in canary)),
         owner=owner,
         declared_checksum=declared,
+        signature=signature,
     )
     # Not a field: a marker that this exact object passed validation (a copy or edit loses it).
     object.__setattr__(plan, "_validated", True)
@@ -534,6 +542,8 @@ def plan_to_document(plan: Plan, *, seal: bool = False) -> dict[str, Any]:
     checksum = plan.checksum if seal else plan.declared_checksum
     if checksum:
         out["checksum"] = checksum
+    if plan.signature:
+        out["signature"] = plan.signature
     out["records"] = records
     if plan.retire:
         out["retire"] = [name(n) for n in plan.retire]
@@ -568,6 +578,7 @@ def plan_from_json(text: str) -> Plan:
             canary=tuple(sorted(fqdn(str(n)) for n in doc.get("canary", ()))),
             owner=str(doc.get("owner", DEFAULT_OWNER)),
             declared_checksum=doc.get("checksum"),
+            signature=doc.get("signature"),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         problem = f"stored plan: malformed JSON plan ({type(e).__name__}: {e})"
