@@ -427,7 +427,7 @@ def normalize_inputs(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def build_plan(props: Mapping[str, Any], owner: str, generation: Any) -> Plan:
     """The validated plan of the inputs (`PlanInvalid` lists every problem)."""
-    records = props.get("records")
+    records = _plain(props.get("records"))  # the engine hands numbers back as floats
     if isinstance(records, Mapping):
         records = list(records.values())
     document = {

@@ -7,6 +7,7 @@ blast-radius guard shows the refusal and writes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
@@ -16,6 +17,7 @@ import pulumi
 import pytest
 import yaml
 from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
 from pulumi_mocks import ROOT
 
 from infra.guarded_plan import (
@@ -59,13 +61,22 @@ def doc(n: int, *, ttl: int = 60, salt: int = 0, retire=(), canary=()) -> dict:
     return {"zone": "example.com", "generation": 1, "records": records, "retire": list(retire), "canary": list(canary)}
 
 
+def wire(props: dict) -> dict:
+    """`props` as the dynamic-provider server hands them over: serialized and read back (numbers
+    become floats), exactly what it does around every provider call."""
+    loop = asyncio.new_event_loop()
+    try:
+        return rpc.deserialize_properties(loop.run_until_complete(rpc.serialize_properties(props, {})))
+    finally:
+        loop.close()
+
+
 def checked(p: GuardedPlanProvider, document: dict, olds: dict | None = None, **flags) -> dict:
-    """What the engine passes to create/update: the checked inputs (numbers as floats, as the engine sends)."""
+    """What the engine passes to create/update: the checked inputs, over the wire."""
     raw = {k: document.get(k) for k in ("zone", "records", "retire", "canary")}
-    raw["records"] = [{**r, "ttl": float(r["ttl"])} for r in raw["records"]]
-    result = p.check(olds or {}, {**raw, **flags})
+    result = p.check(wire(olds or {}), wire({**raw, **flags}))
     assert result.failures == [], [(f.property, f.reason) for f in result.failures]
-    return result.inputs
+    return wire(result.inputs)
 
 
 def live(tmp_path) -> dict:
