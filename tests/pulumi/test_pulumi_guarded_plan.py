@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from safeguards import (
     SqlitePlanStore,
     StaleGeneration,
     StrictRoute53,
+    VerificationFailed,
     load_plan,
     parse_plan,
     plan_to_document,
@@ -177,6 +179,7 @@ def test_create_applies_the_whole_example_plan_as_one_generation(tmp_path, provi
     created = provider.create(checked(provider, plan_to_document(plan)))
     assert created.id == f"{Z}#{OWNER}"
     assert (created.outs["outcome"], created.outs["creates"], created.outs["applied_generation"]) == ("applied", 11, 1)
+    assert created.outs["batches"] == 2  # the canary (api) in its own stage, verified first
     assert generations(tmp_path) == [1]
     assert live(tmp_path) == {r.key: r.values for r in plan.records}  # every set of the file, exactly
     stored = SqlitePlanStore(tmp_path / "plans.sqlite").get_plan(Z, 1)
@@ -256,6 +259,33 @@ def test_refresh_of_a_set_below_its_minimum_then_up_puts_the_plan_back(tmp_path,
     updated = provider.update(created.id, refreshed.outs, news)
     assert updated.outs["updates"] == 1
     assert live(tmp_path)[("host0.example.com.", "A", None)] == ("192.0.2.1", "192.0.2.2", "192.0.2.3")
+
+
+def test_a_failed_stage_rolls_the_whole_change_back(tmp_path, provider):
+    created = provider.create(checked(provider, doc(4, canary=["host0"])))
+    before = live(tmp_path)
+
+    class FailsOnHost1:
+        """A rollout gate (e.g. health) that finds host1 broken after the main stage."""
+
+        name = "gate"
+
+        def verify(self, zone, expected):
+            return [f"{r.name} unhealthy" for r in expected if r.name.startswith("host1.")]
+
+    eng = provider.engine()
+    eng.options = dataclasses.replace(eng.options, verifiers=(FailsOnHost1(),))
+    changed = doc(4, canary=["host0"])
+    changed["records"][0]["values"] = ["192.0.2.10"]  # canary stage: passes
+    changed["records"][1]["values"] = ["192.0.2.11"]  # main stage: fails
+    with pytest.raises(VerificationFailed, match="stage 'main' failed verification"):
+        provider.update(created.id, created.outs, checked(provider, changed, created.outs))
+    assert live(tmp_path) == before  # the canary's verified change is rolled back too
+
+    # The state still holds what is live again, so the next `pulumi up` (gate fixed) goes through.
+    eng.options = dataclasses.replace(eng.options, verifiers=())
+    updated = provider.update(created.id, created.outs, checked(provider, changed, created.outs))
+    assert (updated.outs["outcome"], updated.outs["updates"]) == ("applied", 2)
 
 
 def test_flags_alone_are_recorded_without_a_new_generation(tmp_path, provider):
