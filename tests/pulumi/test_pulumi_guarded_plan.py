@@ -394,3 +394,16 @@ def test_configure_fills_unset_settings_from_the_stack_config():
     assert (merged.backend, merged.owner, merged.region) == ("aws", "explicit", "eu-west-1")
     assert (merged.endpoint_url, merged.plan_table) == ("http://127.0.0.1:4566", "plans")
     assert "test" not in str(p.__getstate__())  # credentials are never pickled into the state
+
+
+def test_benchmark_counts_side_by_side_at_small_sizes():
+    # `python -m benchmarks --only pulumi` at 10 records, so the benchmark cannot rot.
+    from benchmarks import pulumi_calls
+
+    plan, per_set, cli = pulumi_calls.plan_resource(10), pulumi_calls.per_record(10), pulumi_calls.cli_apply(10)
+    assert (plan["create"].changes, per_set["create"].changes, cli["create"].changes) == (1, 10, 1)
+    assert (plan["create"].generations, per_set["create"].generations) == (1, 10)
+    assert (plan["create"].waits, per_set["create"].waits) == (1, 10)
+    assert plan["rewrite"].refused.startswith("blast radius") and plan["rewrite"].changes == 0
+    assert plan["rewrite, force"].changes == cli["rewrite, force"].changes == 1
+    assert per_set["rewrite"].changes == 10 and not per_set["rewrite"].refused
