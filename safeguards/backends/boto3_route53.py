@@ -377,11 +377,13 @@ class Boto3Route53:
         message = _one_line(error.get("Message", "")) or code or f"HTTP {status}"
         if code in REJECTED_CODES or (not code and (response.get("Messages") or error.get("Messages"))):
             problems = _problems(response)
-            return BatchRejected(
+            rejected = BatchRejected(
                 f"{where}: Route 53 rejected the change batch ({code or 'InvalidChangeBatch'}), nothing applied: "
                 + "; ".join(problems),
                 problems=problems,
             )
+            rejected.code = code or "InvalidChangeBatch"  # type: ignore[attr-defined]
+            return rejected
         if code == "PriorRequestNotComplete":
             return PriorRequestNotComplete(
                 f"{where}: Route 53 is still processing an earlier change to the zone ({operation}); retry later"

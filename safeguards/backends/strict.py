@@ -27,7 +27,7 @@ import math
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,7 +46,7 @@ from ..route53_rules import Quotas, Route53Error, from_wire, judge_batch, list_p
 from ..route53_rules.listing import reversed_name
 from ..route53_rules.wire import RRSet
 from ..sqlite_tx import transaction
-from .boto3_route53 import NoSuchChange, record_set_to_wire
+from .boto3_route53 import NoSuchChange, record_set_from_wire, record_set_to_wire
 
 #: Route 53 returns at most this many sets per ListResourceRecordSets page.
 PAGE_SIZE = 300
@@ -402,6 +402,22 @@ class StrictRoute53:
         return ChangeInfo(change_id, self._status(submitted), submitted)
 
     # ------------------------------------------------------------------ model extras
+
+    def change_resource_record_sets(self, zone_id: str, change_batch: Mapping[str, Any]) -> dict[str, Any]:
+        """ChangeResourceRecordSets in botocore's request/response shape, for wire-level clients:
+        judged on the request as sent (so shape problems are InvalidInput), then applied as
+        `change_record_sets` does. Raises `Route53Error` with Route 53's code and message."""
+        changes = list(change_batch.get("Changes") or [])
+        zone = self.zone_name(zone_id)
+        with self._lock:
+            if self._db is None:
+                judge_batch(zone, _RulesView(self._zone(zone_id)), changes, self.quotas)
+            else:
+                with self._read() as db:
+                    judge_batch(zone, _RulesView(_SqliteTx(db, zone_id)), changes, self.quotas)
+            batch = [Change(c["Action"], record_set_from_wire(c["ResourceRecordSet"])) for c in changes]
+            info = self.change_record_sets(zone_id, batch, str(change_batch.get("Comment") or ""))
+        return {"ChangeInfo": {"Id": f"/change/{info.id}", "Status": info.status, "SubmittedAt": info.submitted_at}}
 
     def list_resource_record_sets(
         self,

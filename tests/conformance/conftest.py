@@ -40,8 +40,8 @@ BACKENDS: list[Any] = [
     "strict-memory",
     "strict-sqlite",
     "moto",
-    pytest.param("localstack-stock", marks=pytest.mark.localstack),
-    pytest.param("localstack-strict", marks=pytest.mark.localstack),
+    pytest.param("localstack-stock", marks=pytest.mark.dnssg_localstack),
+    pytest.param("localstack-strict", marks=pytest.mark.dnssg_localstack),
 ]
 
 _zone_numbers = itertools.count(1)

@@ -8,6 +8,8 @@ Routes (added to LocalStack's gateway at start-up by the ``on_infra_start`` hook
   error (HTTP 400) and change nothing. ``{"throttle": 0}`` clears. Answers 409 under the stock
   provider, which cannot inject faults.
 - ``DELETE /_dnssg/faults`` clears pending faults.
+- ``GET/POST /_dnssg/settings`` with ``{"insync_after": seconds, "sets_per_zone": n}``: how long a
+  change stays PENDING (default ``DNSSG_ROUTE53_INSYNC_AFTER`` or 0) and the zone's set quota.
 
 Why an HTTP hook: the tests run in another process (another venv) than LocalStack, and an
 environment variable would fix the faults for the lifetime of the process.
@@ -56,6 +58,25 @@ class FaultPlan:
 FAULTS = FaultPlan()
 
 
+class Settings:
+    """Tunable Route 53 behaviour of the strict provider (plain attributes: assignments are atomic)."""
+
+    def __init__(self) -> None:
+        self.insync_after = float(os.environ.get("DNSSG_ROUTE53_INSYNC_AFTER", "0") or 0)
+        self.sets_per_zone = 10000
+
+    def quotas(self) -> object:
+        from dnssg_route53_rules import Quotas
+
+        return Quotas(sets_per_zone=self.sets_per_zone)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"insync_after": self.insync_after, "sets_per_zone": self.sets_per_zone}
+
+
+SETTINGS = Settings()
+
+
 def route53_provider() -> str:
     """The Route 53 provider this process was started with, as localstack/start names it."""
     override = os.environ.get("PROVIDER_OVERRIDE_ROUTE53", "").strip()
@@ -94,6 +115,20 @@ def faults(request: Request, **_: object) -> Response:
     return _json(FAULTS.pending())
 
 
+def settings(request: Request, **_: object) -> Response:
+    """GET/POST /_dnssg/settings (see the module docstring)."""
+    if request.method == "POST":
+        try:
+            body = json.loads(request.get_data() or b"{}")
+            if "insync_after" in body:
+                SETTINGS.insync_after = max(0.0, float(body["insync_after"]))
+            if "sets_per_zone" in body:
+                SETTINGS.sets_per_zone = max(1, int(body["sets_per_zone"]))
+        except (ValueError, TypeError, AttributeError):
+            return _json({"error": 'expected JSON {"insync_after": <seconds>, "sets_per_zone": <int>}'}, 400)
+    return _json(SETTINGS.as_dict())
+
+
 @hooks.on_infra_start()
 def register_routes() -> None:
     """Add the /_dnssg routes to the gateway before it serves requests."""
@@ -101,3 +136,4 @@ def register_routes() -> None:
 
     ROUTER.add("/_dnssg/info", endpoint=info, methods=["GET"])
     ROUTER.add("/_dnssg/faults", endpoint=faults, methods=["GET", "POST", "DELETE"])
+    ROUTER.add("/_dnssg/settings", endpoint=settings, methods=["GET", "POST"])
