@@ -259,7 +259,7 @@ class GuardedPlanProvider(dyn.ResourceProvider):
             problems.append(str(preview.stale))
         if preview.refusal is not None:
             problems.extend(preview.refusal.problems or [str(preview.refusal)])
-        return preview_lines(preview), problems
+        return preview_lines(preview), [_in_pulumi_terms(p) for p in problems]
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
         """A new zone replaces; any other content change is one update (one generation). The
@@ -503,6 +503,13 @@ def _was(applied: RecordSet | None, live: RecordSet) -> str:
     if applied is None:
         return f"{_label(live)}: live {_show(live)}, not applied by this stack"
     return f"{_label(live)}: live {_show(live)}, this stack applied {_show(applied)}"
+
+
+def _in_pulumi_terms(problem: str) -> str:
+    """The library speaks CLI flags; here they are resource inputs (and the program's config)."""
+    return problem.replace("--force", "force=True (dns-safeguards:force)").replace(
+        "--adopt", "adopt=True (dns-safeguards:adopt)"
+    )
 
 
 def _property_of(problem: str) -> str:

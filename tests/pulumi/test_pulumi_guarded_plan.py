@@ -145,6 +145,7 @@ def test_preview_of_a_change_that_trips_the_blast_radius_guard_shows_the_refusal
     (failure,) = result.failures
     assert failure.property == "records"
     assert "blast radius: 10 of 10 managed record sets would be updated or deleted" in failure.reason
+    assert failure.reason.endswith("use force=True (dns-safeguards:force) if this is intended")
     assert result.inputs["preview"][0].startswith("0 to create, 10 to update")
     assert live(tmp_path) == before and generations(tmp_path) == [1]
 
