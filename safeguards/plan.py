@@ -12,9 +12,16 @@ File format (YAML or JSON)::
         type: A
         ttl: 60
         values: [192.0.2.10, 192.0.2.11]
-        set_identifier: blue   # optional, together with weight 0..255 (weighted routing)
+        set_identifier: blue   # optional, with exactly one routing field (see below)
         weight: 10
         min_values: 2          # optional (default 1): fewest values the set may ever have
+        health_check_id: ...   # optional on any set
+
+    Routing fields (each with a set_identifier): `weight: 0..255`, `region: eu-west-1` (latency),
+    `failover: PRIMARY|SECONDARY`, `geo: {continent|country|subdivision: ...}` (country `*` is
+    the default location), `geoproximity: {region|local_zone_group|latitude+longitude, bias}`,
+    `multivalue: true`, `cidr: {collection_id, location_name}`. An alias replaces ttl and values:
+    `alias: {zone_id: Z..., dns_name: lb.example.net, evaluate_target_health: true}` (also at "@").
     retire: [old]              # optional: names this plan removes on purpose
     canary: [www]              # optional: record names rolled out first
 
@@ -44,15 +51,17 @@ from .records import (
     MAX_TTL,
     MAX_VALUE_CHARS_PER_BATCH,
     OWNER_PREFIX_OCTETS,
+    POLICY_OF_ATTR,
     SUPPORTED_TYPES,
     RecordKey,
     RecordSet,
+    alias_value,
     fqdn,
     in_zone,
     is_reserved,
     relative,
 )
-from .values import check_name, name_octets, normalize_value
+from .values import check_name, hostname, name_octets, normalize_value
 
 DEFAULT_OWNER = "dns-safeguards"
 
@@ -122,7 +131,15 @@ def content_checksum(canonical: Mapping[str, Any]) -> str:
 
 _TOP_KEYS = ("zone", "generation", "owner", "checksum", "signature", "records", "retire", "canary")
 _SIGNATURE = re.compile(r"[a-z0-9-]{1,32}:[A-Za-z0-9._:/+-]{1,128}:[A-Za-z0-9+/=_-]{16,1024}")
-_RECORD_KEYS = ("name", "type", "ttl", "values", "set_identifier", "weight", "min_values")
+_RECORD_KEYS = ("name", "type", "ttl", "values", "set_identifier", "weight", "min_values", "region", "failover",
+                "geo", "geoproximity", "multivalue", "cidr", "health_check_id", "alias")
+_ROUTING_KEYS = ("weight", "region", "failover", "geo", "geoproximity", "multivalue", "cidr")
+#: Plan keys of the nested routing mappings -> Route 53's field names (the wire names work too).
+_GEO_KEYS = {"continent": "ContinentCode", "country": "CountryCode", "subdivision": "SubdivisionCode"}
+_GEOPROXIMITY_KEYS = {"region": "AWSRegion", "local_zone_group": "LocalZoneGroup", "latitude": "Coordinates.Latitude",
+                      "longitude": "Coordinates.Longitude", "bias": "Bias"}
+_CIDR_KEYS = {"collection_id": "CollectionId", "location_name": "LocationName"}
+_HEALTH_CHECK = re.compile(r"[A-Za-z0-9-]{1,64}")
 #: Owners are written into TXT markers and the fence as `owner=<owner>`: no spaces or quotes.
 _OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _CHECKSUM = re.compile(r"[0-9a-f]{64}")
@@ -144,6 +161,7 @@ class _Entry:
     set_identifier: str | None
     rrset: RecordSet | None = None
     min_values: int = 1
+    policy: str = "simple"
 
 
 def _kind(value: object) -> str:
@@ -258,18 +276,31 @@ def _parse_record(index: int, raw: object, zone: str | None, problems: list[str]
     label = f"{where} ({shown} {shown_type}" + (f", set {set_id}" if set_id is not None else "") + ")"
 
     own.extend(_unknown_keys(raw, _RECORD_KEYS))
-    if ("set_identifier" in raw) != ("weight" in raw):
-        own.append("set_identifier and weight go together (weighted routing): give both or neither")
+    routing_keys = [k for k in _ROUTING_KEYS if k in raw]
+    if ("set_identifier" in raw) != bool(routing_keys) or len(routing_keys) > 1:
+        own.append(
+            f"set_identifier goes with exactly one routing field ({', '.join(_ROUTING_KEYS)}): give both or neither"
+            + (f" (got {', '.join(routing_keys)})" if len(routing_keys) > 1 else "")
+        )
     if "weight" in raw and not (_is_int(weight) and 0 <= weight <= MAX_WEIGHT):
         own.append(f"weight must be an integer in 0..{MAX_WEIGHT}, got {_kind(weight)}")
+    routing = _parse_routing(raw, own)
 
-    ttl = raw.get("ttl")
+    alias = _parse_alias(raw.get("alias"), own) if "alias" in raw else None
+    ttl = raw.get("ttl", 0 if alias is not None else None)
     if ttl is None:
         own.append("ttl: missing")
     elif not (_is_int(ttl) and 0 <= ttl <= MAX_TTL):
         own.append(f"ttl must be an integer in 0..{MAX_TTL}, got {_kind(ttl)}")
+    elif alias is not None and ttl != 0:
+        own.append("an alias takes its TTL from its target: leave ttl out")
 
-    values = _parse_values(raw.get("values"), rtype, "values" in raw, own)
+    if alias is not None or "alias" in raw:
+        if "values" in raw:
+            own.append("alias and values exclude each other: an alias answers with its target's records")
+        values = [alias] if alias is not None else []
+    else:
+        values = _parse_values(raw.get("values"), rtype, "values" in raw, own)
 
     min_values = raw.get("min_values", 1)
     if not (_is_int(min_values) and min_values >= 1):
@@ -287,12 +318,104 @@ def _parse_record(index: int, raw: object, zone: str | None, problems: list[str]
             own.append("CNAME is not allowed at the zone apex")
 
     problems.extend(f"{label}: {p}" for p in own)
-    entry = _Entry(index, label, name, rtype, set_id, min_values=min_values)
+    policy = next((POLICY_OF_ATTR[k] for k in _ROUTING_KEYS if k in raw), "simple")
+    entry = _Entry(index, label, name, rtype, set_id, min_values=min_values, policy=policy)
     if not own and name is not None and rtype is not None and values:
         entry.rrset = RecordSet(
-            name, rtype, ttl, tuple(sorted(values)), set_id, weight if set_id is not None else None
+            name, rtype, ttl, tuple(sorted(values)), set_id, weight if set_id is not None else None, **routing
         )
     return entry
+
+
+def _pairs(raw: object, keys: Mapping[str, str], what: str, own: list[str]) -> tuple[tuple[str, str], ...] | None:
+    """A nested routing mapping as Route 53's sorted (field, value) pairs; plan or wire key names."""
+    if not isinstance(raw, Mapping) or not raw:
+        own.append(f"{what} must be a mapping of {', '.join(keys)}, got {_kind(raw)}")
+        return None
+    wire_names = set(keys.values())
+    out: list[tuple[str, str]] = []
+    for key, value in raw.items():
+        field_name = keys.get(str(key), str(key) if str(key) in wire_names else None)
+        if field_name is None:
+            own.append(f"{what}: unknown key {key!r} (known: {', '.join(keys)})")
+        elif isinstance(value, bool) or not isinstance(value, str | int | float) or str(value) == "":
+            own.append(f"{what}.{key} must be a string or number, got {_kind(value)}")
+        else:
+            out.append((field_name, str(value)))
+    return tuple(sorted(out))
+
+
+def _parse_routing(raw: Mapping[str, Any], own: list[str]) -> dict[str, Any]:
+    """RecordSet keyword arguments for the routing fields beside weight, and the health check."""
+    out: dict[str, Any] = {}
+    if "region" in raw:
+        if isinstance(raw["region"], str) and re.fullmatch(r"[a-z]{2}(-[a-z0-9]+)+-\d", raw["region"]):
+            out["region"] = raw["region"]
+        else:
+            own.append(f"region must be an AWS region such as eu-west-1, got {_kind(raw['region'])}")
+    if "failover" in raw:
+        if raw["failover"] in ("PRIMARY", "SECONDARY"):
+            out["failover"] = raw["failover"]
+        else:
+            own.append(f"failover must be PRIMARY or SECONDARY, got {_kind(raw['failover'])}")
+    if "geo" in raw:
+        geo = _pairs(raw["geo"], _GEO_KEYS, "geo", own)
+        if geo is not None and dict(geo).get("SubdivisionCode") and dict(geo).get("CountryCode") != "US":
+            own.append("geo.subdivision needs country US (Route 53 knows subdivisions of the United States)")
+        out["geo"] = geo
+    if "geoproximity" in raw:
+        gp = _pairs(raw["geoproximity"], _GEOPROXIMITY_KEYS, "geoproximity", own)
+        where = {k for k, _ in gp or ()} & {"AWSRegion", "LocalZoneGroup", "Coordinates.Latitude"}
+        if gp is not None and len(where) != 1:
+            own.append("geoproximity needs exactly one of region, local_zone_group or latitude+longitude")
+        bias = dict(gp or ()).get("Bias")
+        if bias is not None and not (re.fullmatch(r"-?\d{1,2}", bias)):
+            own.append(f"geoproximity.bias must be an integer in -99..99, got {bias!r}")
+        out["geoproximity"] = gp
+    if "multivalue" in raw:
+        if raw["multivalue"] is True:
+            out["multivalue"] = True
+        else:
+            own.append(f"multivalue must be true (a multivalue answer set), got {_kind(raw['multivalue'])}")
+    if "cidr" in raw:
+        cidr = _pairs(raw["cidr"], _CIDR_KEYS, "cidr", own)
+        if cidr is not None and {k for k, _ in cidr} != {"CollectionId", "LocationName"}:
+            own.append("cidr needs collection_id and location_name")
+        out["cidr"] = cidr
+    if "health_check_id" in raw:
+        hc = raw["health_check_id"]
+        if isinstance(hc, str) and _HEALTH_CHECK.fullmatch(hc):
+            out["health_check_id"] = hc
+        else:
+            own.append(f"health_check_id must be a Route 53 health check id, got {_kind(hc)}")
+    return out
+
+
+def _parse_alias(raw: object, own: list[str]) -> str | None:
+    """The single value standing for an alias target (see `safeguards.records.alias_value`)."""
+    if not isinstance(raw, Mapping):
+        own.append(f"alias must be a mapping with zone_id, dns_name and evaluate_target_health, got {_kind(raw)}")
+        return None
+    extra = [k for k in raw if k not in ("zone_id", "dns_name", "evaluate_target_health")]
+    zone_id, dns_name = raw.get("zone_id"), raw.get("dns_name")
+    evaluate = raw.get("evaluate_target_health", False)
+    problems = [f"alias: unknown key {k!r}" for k in extra]
+    if not (isinstance(zone_id, str) and re.fullmatch(r"[A-Z0-9]{1,32}", zone_id)):
+        problems.append(f"alias.zone_id must be a hosted zone id such as Z2FDTNDATAQYW2, got {_kind(zone_id)}")
+    if not isinstance(evaluate, bool):
+        problems.append(f"alias.evaluate_target_health must be true or false, got {_kind(evaluate)}")
+    target = None
+    if not isinstance(dns_name, str) or not dns_name.strip():
+        problems.append(f"alias.dns_name must be a DNS name, got {_kind(dns_name)}")
+    else:
+        try:
+            target = hostname(dns_name)
+        except ValueError as e:
+            problems.append(f"alias.dns_name: {e}")
+    own.extend(problems)
+    if problems or target is None:
+        return None
+    return alias_value(str(zone_id), target, bool(evaluate))
 
 
 def _parse_values(raw: object, rtype: str | None, present: bool, own: list[str]) -> list[str]:
@@ -388,13 +511,45 @@ def _cross_checks(entries: list[_Entry], problems: list[str]) -> None:
     for (name, rtype), group in by_name_type.items():
         if len(group) < 2:
             continue
-        weighted = [e for e in group if e.set_identifier is not None]
-        if weighted and len(weighted) < len(group):
+        routed = [e for e in group if e.set_identifier is not None]
+        if routed and len(routed) < len(group):
             for e in group:
                 if e.set_identifier is None:
                     problems.append(
-                        f"{e.label}: {name} {rtype} mixes weighted (records[{weighted[0].index}]) and plain record sets"
+                        f"{e.label}: {name} {rtype} mixes {routed[0].policy} (records[{routed[0].index}]) and plain "
+                        "record sets"
                     )
+            continue
+        if routed:
+            _routing_checks(name, rtype, routed, problems)
+
+
+def _routing_checks(name: str, rtype: str, group: list[_Entry], problems: list[str]) -> None:
+    """Route 53's rules between the routed sets of one name and type (one policy, one TTL for
+    weighted sets, one set per latency region, failover role, geolocation or CIDR location)."""
+    first = group[0]
+    for e in group[1:]:
+        if e.policy != first.policy:
+            problems.append(f"{e.label}: {name} {rtype} mixes {e.policy} and {first.policy} (records[{first.index}]) "
+                            "routing: one policy per name and type")
+    if any(e.policy != first.policy for e in group):
+        return
+    sets = [e for e in group if e.rrset is not None]
+    if first.policy == "weighted" and len({e.rrset.ttl for e in sets if e.rrset}) > 1:
+        ttls = ", ".join(f"{e.rrset.ttl} (records[{e.index}])" for e in sets if e.rrset)
+        problems.append(f"{first.label}: weighted sets of {name} {rtype} must share one TTL, got {ttls}")
+    attr = {"latency": "region", "failover": "failover", "geolocation": "geo", "cidr": "cidr"}.get(first.policy)
+    if attr is None:
+        return
+    seen: dict[object, _Entry] = {}
+    for e in sets:
+        where = getattr(e.rrset, attr)
+        if where in seen:
+            shown = where if isinstance(where, str) else ",".join(f"{k}={v}" for k, v in where)
+            problems.append(f"{e.label}: {name} {rtype} has two {first.policy} sets for {shown} "
+                            f"(also records[{seen[where].index}])")
+        else:
+            seen[where] = e
 
 
 _LOCATION = re.compile(r"(records|retire|canary)(?:\[(\d+)\])?")
@@ -532,9 +687,20 @@ def plan_to_document(plan: Plan, *, seal: bool = False) -> dict[str, Any]:
     records: list[dict[str, Any]] = []
     for r in plan.records:
         doc: dict[str, Any] = {"name": name(r.name), "type": r.type, "ttl": r.ttl, "values": list(r.values)}
+        target = r.alias_target
+        if target is not None:
+            del doc["ttl"], doc["values"]
+            doc["alias"] = {"zone_id": target[0], "dns_name": target[1], "evaluate_target_health": target[2]}
         if r.set_identifier is not None:
             doc["set_identifier"] = r.set_identifier
-            doc["weight"] = r.weight
+            if r.weight is not None:
+                doc["weight"] = r.weight
+        for attr in ("region", "failover", "multivalue", "health_check_id"):
+            if getattr(r, attr) is not None:
+                doc[attr] = getattr(r, attr)
+        for attr in ("geo", "geoproximity", "cidr"):
+            if getattr(r, attr) is not None:
+                doc[attr] = dict(getattr(r, attr))
         if plan.min_for(r.key) != 1:
             doc["min_values"] = plan.min_for(r.key)
         records.append(doc)

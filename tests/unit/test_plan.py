@@ -638,11 +638,13 @@ def plan_documents(draw: st.DrawFn) -> dict:
         types = draw(st.lists(st.sampled_from(["A", "AAAA", "TXT", "MX", "CAA"]), min_size=1, max_size=3, unique=True))
         for t in types:
             weighted = t == "A" and draw(st.booleans())
+            shared_ttl = draw(st.integers(0, 86400))  # Route 53: weighted sets of one name and type share one TTL
             for set_id in draw(st.lists(_LABEL, min_size=1, max_size=3, unique=True)) if weighted else [None]:
                 deduped: dict[str, str] = {}  # one spelling per canonical value
                 for v in draw(st.lists(_value(t), min_size=1, max_size=4)):
                     deduped.setdefault(normalize_value(t, v), v)
-                r = rec(spell(n), t, list(deduped.values()), ttl=draw(st.integers(0, 86400)))
+                ttl = shared_ttl if weighted else draw(st.integers(0, 86400))
+                r = rec(spell(n), t, list(deduped.values()), ttl=ttl)
                 if set_id is not None:
                     r.update(set_identifier=set_id, weight=draw(st.integers(0, 255)))
                 if draw(st.booleans()):
@@ -777,3 +779,86 @@ def test_yaml_problems_name_the_file(tmp_path: Path) -> None:
         "records[0] (False A): bad IPv4 address '1.2.3'",
     )
     assert info.value.message.startswith(f"{path}: 2 problem(s): ")
+
+
+# ------------------------------------------------------------------ routing policies, aliases, health checks
+
+HC = "0b7c5a2e-1d4e-4f7a-9c1b-2f3e4d5c6b7a"
+
+
+def every_policy() -> list[dict]:
+    return [
+        rec("w", set_identifier="blue", weight=10, health_check_id=HC),
+        rec("w", set_identifier="green", weight=0, values=["192.0.2.2"]),
+        rec("lat", set_identifier="eu", region="eu-west-1", health_check_id=HC),
+        rec("lat", set_identifier="us", region="us-east-1", values=["192.0.2.4"]),
+        rec("fo", set_identifier="p", failover="PRIMARY", health_check_id=HC),
+        rec("fo", set_identifier="s", failover="SECONDARY", values=["192.0.2.6"]),
+        rec("geo", set_identifier="de", geo={"country": "DE"}),
+        rec("geo", set_identifier="default", geo={"CountryCode": "*"}, values=["192.0.2.8"]),
+        rec("gp", set_identifier="r1", geoproximity={"region": "eu-west-1", "bias": 10}),
+        rec("mv", set_identifier="m1", multivalue=True, health_check_id=HC),
+        rec("cidr", set_identifier="c1", cidr={"collection_id": "6c5f1a7e", "location_name": "office"}),
+        {"name": "@", "type": "A", "alias": {"zone_id": "Z2FDTNDATAQYW2", "dns_name": "D1.CloudFront.net",
+                                            "evaluate_target_health": False}},
+        {"name": "lb", "type": "A", "set_identifier": "a", "weight": 5,
+         "alias": {"zone_id": "Z35SXDOTRQ7X7K", "dns_name": "my-lb.eu-west-1.elb.amazonaws.com."}},
+    ]
+
+
+def test_every_routing_policy_alias_and_health_check_parse_and_round_trip() -> None:
+    p = parse_plan(doc(*every_policy()))
+    by = {(r.name.split(".")[0], r.set_identifier): r for r in p.records}
+    assert by[("lat", "eu")].region == "eu-west-1" and by[("lat", "eu")].health_check_id == HC
+    assert by[("fo", "p")].failover == "PRIMARY"
+    assert by[("geo", "de")].geo == (("CountryCode", "DE"),)
+    assert by[("gp", "r1")].geoproximity == (("AWSRegion", "eu-west-1"), ("Bias", "10"))
+    assert by[("mv", "m1")].multivalue is True
+    assert by[("cidr", "c1")].cidr == (("CollectionId", "6c5f1a7e"), ("LocationName", "office"))
+    apex = by[("example", None)]
+    assert apex.ttl == 0 and apex.alias_target == ("Z2FDTNDATAQYW2", "d1.cloudfront.net.", False)
+    assert {r.policy for r in p.records} == {"weighted", "latency", "failover", "geolocation", "geoproximity",
+                                             "multivalue", "cidr", "simple"}
+    again = parse_plan(plan_to_document(p))
+    assert again == p and again.checksum == p.checksum
+    assert plan_from_json(p.to_json()) == p
+
+
+def test_simple_and_weighted_checksums_are_unchanged_by_the_routing_model() -> None:
+    """Plans live before routing policies were modelled keep their checksums (fences name them)."""
+    p = parse_plan(doc(rec("app", set_identifier="blue", weight=90), rec("www", values=["192.0.2.9"])))
+    assert p.canonical()["records"][0] == {"name": "app.example.com.", "type": "A", "ttl": 60,
+                                           "values": ["192.0.2.1"], "set_identifier": "blue", "weight": 90,
+                                           "min_values": 1}
+
+
+@pytest.mark.parametrize(
+    ("records", "needle"),
+    [
+        ([rec("a", set_identifier="x")], "give both or neither"),
+        ([rec("a", region="eu-west-1")], "give both or neither"),
+        ([rec("a", set_identifier="x", weight=1, region="eu-west-1")], "got weight, region"),
+        ([rec("a", set_identifier="x", failover="BACKUP")], "failover must be PRIMARY or SECONDARY"),
+        ([rec("a", set_identifier="x", region="mars")], "region must be an AWS region"),
+        ([rec("a", set_identifier="x", geo={"planet": "earth"})], "geo: unknown key 'planet'"),
+        ([rec("a", set_identifier="x", multivalue=False)], "multivalue must be true"),
+        ([rec("a", set_identifier="x", cidr={"collection_id": "c"})], "cidr needs collection_id and location_name"),
+        ([rec("a", set_identifier="x", geoproximity={"bias": 5})], "geoproximity needs exactly one of"),
+        ([rec("a", health_check_id="not a health check!")], "health_check_id must be"),
+        ([{"name": "a", "type": "A", "alias": {"zone_id": "Z1", "dns_name": "x.net"}, "values": ["192.0.2.1"]}],
+         "alias and values exclude each other"),
+        ([{"name": "a", "type": "A", "alias": {"zone_id": "z1", "dns_name": "x.net"}}], "alias.zone_id must be"),
+        ([rec("a", set_identifier="x", weight=1, ttl=60), rec("a", set_identifier="y", weight=1, ttl=300)],
+         "must share one TTL"),
+        ([rec("a", set_identifier="x", region="eu-west-1"), rec("a", set_identifier="y", region="eu-west-1")],
+         "two latency sets for eu-west-1"),
+        ([rec("a", set_identifier="x", failover="PRIMARY"), rec("a", set_identifier="y", failover="PRIMARY")],
+         "two failover sets for PRIMARY"),
+        ([rec("a", set_identifier="x", weight=1), rec("a", set_identifier="y", region="eu-west-1")],
+         "mixes latency and weighted"),
+        ([rec("a", set_identifier="x", region="eu-west-1"), rec("a")], "mixes latency (records[0]) and plain"),
+    ],
+)
+def test_routing_problems_name_the_record(records: list[dict], needle: str) -> None:
+    found = problems(doc(*records))
+    assert any(needle in p and p.startswith("records[") for p in found), found
