@@ -34,7 +34,7 @@ from .wiring import redact
 try:  # typer >= 0.25 ships its own copy of click
     from typer import TyperException as _CliError
 except ImportError:  # pragma: no cover - older typer on click
-    from click.exceptions import ClickException as _CliError  # type: ignore[assignment,no-redef]
+    from click.exceptions import ClickException as _CliError  # type: ignore[assignment]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

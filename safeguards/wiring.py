@@ -169,7 +169,7 @@ def build_applier(settings: _Settings, *, checkpoint: Any = None) -> Wiring:
             prepare_state_file(path)
         # The embedded model has no resolvers to propagate to, so changes are INSYNC at once.
         try:
-            backend = StrictRoute53(path=r53_path, insync_after=0.0)
+            strict = StrictRoute53(path=r53_path, insync_after=0.0)
         except sqlite3.Error as exc:
             raise (state_error(exc, r53_path) or exc) from exc
         try:
@@ -181,7 +181,7 @@ def build_applier(settings: _Settings, *, checkpoint: Any = None) -> Wiring:
             raise fault from exc
         # First use: a state without any zone takes the plan's zone.
         options = ApplyOptions(create_zone=create_zone or not _zones_in(r53_path))
-        return Wiring(Applier(backend, store, enactor_id=settings.enactor_id, options=options, checkpoint=cp))
+        return Wiring(Applier(strict, store, enactor_id=settings.enactor_id, options=options, checkpoint=cp))
 
     import boto3
     import botocore.exceptions
@@ -208,13 +208,13 @@ def build_applier(settings: _Settings, *, checkpoint: Any = None) -> Wiring:
             if endpoint_url is not None:
                 # Emulators start empty; on AWS the tables come from the Pulumi program.
                 ensure_tables(ddb, settings.plan_table, settings.lease_table)
-            store: Any = DynamoPlanStore(ddb, plan_table=settings.plan_table, lease_table=settings.lease_table)
+            plan_store: Any = DynamoPlanStore(ddb, plan_table=settings.plan_table, lease_table=settings.lease_table)
         else:
             prepare_state_dir(settings.state)
             plans_path = settings.state / "plans.sqlite"
             prepare_state_file(plans_path)
             try:
-                store = SqlitePlanStore(plans_path)
+                plan_store = SqlitePlanStore(plans_path)
             except SafeguardsError as exc:
                 fault = _sqlite_fault(exc, plans_path)
                 if fault is None:
@@ -226,4 +226,4 @@ def build_applier(settings: _Settings, *, checkpoint: Any = None) -> Wiring:
         raise InvalidInput(f"AWS configuration: {redact(str(exc))}") from exc
     # Real Route 53 (or an emulator) takes a while to be INSYNC: wait with backoff and jitter.
     options = ApplyOptions(create_zone=create_zone)
-    return Wiring(Applier(backend, store, enactor_id=settings.enactor_id, options=options, checkpoint=cp))
+    return Wiring(Applier(backend, plan_store, enactor_id=settings.enactor_id, options=options, checkpoint=cp))

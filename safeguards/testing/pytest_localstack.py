@@ -1,17 +1,22 @@
 """pytest plugin: LocalStack for your tests (host mode, no Docker; see localstack/start).
 
-Loaded through the `pytest11` entry point, so every test suite that installs dns-safeguards gets
-the `--localstack` option and these fixtures.
+Loaded through the `pytest11` entry point by every test suite that installs dns-safeguards, and
+inert for those that do not use it: everything it adds is namespaced (the ``dnssg_localstack``
+marker, the ``--dnssg-localstack`` option, the ``dnssg_localstack`` ini key), it only ever acts
+on tests that carry that marker or ask for its fixtures, and it imports nothing heavy until then.
+A project's own ``localstack`` marker or ``--localstack`` option is left alone.
 
-Enable with ``pytest --localstack`` or ``DNSSG_LOCALSTACK=1``. In CI (``CI=true``) they are always
-on and LocalStack is required: when it cannot start, every test that needs it fails with the
-reason. Elsewhere, without the switch, tests marked ``localstack`` are skipped with a reason that
-says how to enable them.
+Switch it on with ``pytest --dnssg-localstack``, ``DNSSG_LOCALSTACK=1``, or ``dnssg_localstack =
+true`` in the project's pytest configuration (``DNSSG_LOCALSTACK=0`` turns that off again). In CI
+(``CI=true``) it is always on and LocalStack is required: when it cannot start, every test that
+needs it fails with the reason. Otherwise, switched off, tests marked ``dnssg_localstack`` are
+skipped with a reason that says how to switch it on.
 
 Fixtures: ``localstack_strict`` / ``localstack_stock`` (session; endpoint URLs of LocalStack with
 the dns-safeguards strict Route 53 provider / LocalStack's own), ``route53_client`` and
-``dynamodb_client`` (factories: ``route53_client(endpoint_url, max_attempts=1)``).
-Instances this session started are stopped at its end, unless ``DNSSG_LOCALSTACK_KEEP=1``.
+``dynamodb_client`` (factories: ``route53_client(endpoint_url, max_attempts=1)``; sessions from
+`localstack-client` when it is installed). Instances this session started are stopped at its
+end, unless ``DNSSG_LOCALSTACK_KEEP=1``.
 """
 
 from __future__ import annotations
@@ -19,15 +24,20 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from safeguards.testing.localstack import LocalStack, LocalStackUnavailable, Provider, boto3_client
+if TYPE_CHECKING:
+    from safeguards.testing.localstack import Provider
 
+MARKER = "dnssg_localstack"
+OPTION = "--dnssg-localstack"
+INI = "dnssg_localstack"
 TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
 ENABLE_HINT = (
-    "LocalStack tests are off: run `pytest --localstack` or set DNSSG_LOCALSTACK=1 "
+    "LocalStack tests are off: run `pytest --dnssg-localstack` or set DNSSG_LOCALSTACK=1 "
     "(needs Python >= 3.12; the suite starts LocalStack itself with localstack/start)"
 )
 
@@ -36,45 +46,61 @@ def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in TRUE
 
 
+def _env_false(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in FALSE
+
+
 def in_ci() -> bool:
     """CI=true: LocalStack is required."""
     return _env_true("CI")
 
 
 def localstack_enabled(config: pytest.Config) -> bool:
-    """--localstack, DNSSG_LOCALSTACK=1 or CI=true."""
-    return bool(config.getoption("--localstack", default=False)) or _env_true("DNSSG_LOCALSTACK") or in_ci()
+    """--dnssg-localstack, DNSSG_LOCALSTACK=1 or CI=true; else the ini key (DNSSG_LOCALSTACK=0 wins)."""
+    if config.getoption(OPTION, default=False) or _env_true("DNSSG_LOCALSTACK") or in_ci():
+        return True
+    if _env_false("DNSSG_LOCALSTACK"):
+        return False
+    try:
+        return bool(config.getini(INI))
+    except ValueError:  # the ini key is not registered (plugin partly loaded)
+        return False
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """--localstack: run the tests that need LocalStack (starting it when needed)."""
+    """--dnssg-localstack and the dnssg_localstack ini key."""
+    group = parser.getgroup("dns-safeguards")
     with contextlib.suppress(ValueError):  # already registered (plugin loaded twice)
-        parser.addoption(
-            "--localstack",
+        group.addoption(
+            OPTION,
             action="store_true",
             default=False,
-            help="run tests marked localstack, starting LocalStack with localstack/start when needed",
+            help=f"run tests marked {MARKER}, starting LocalStack with localstack/start when needed",
         )
+    with contextlib.suppress(ValueError):
+        parser.addini(INI, type="bool", default=False, help=f"run tests marked {MARKER} (like {OPTION})")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "localstack: needs LocalStack (started by the suite when absent)")
+    config.addinivalue_line("markers", f"{MARKER}: needs LocalStack (dns-safeguards starts it when absent)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked ``localstack`` when LocalStack is off (never in CI)."""
-    if localstack_enabled(config):
+    """Skip tests marked ``dnssg_localstack`` when LocalStack is off (never in CI)."""
+    ours = [item for item in items if item.get_closest_marker(MARKER)]
+    if not ours or localstack_enabled(config):
         return
     skip = pytest.mark.skip(reason=ENABLE_HINT)
-    for item in items:
-        if item.get_closest_marker("localstack"):
-            item.add_marker(skip)
+    for item in ours:
+        item.add_marker(skip)
 
 
 class _Instances:
     """The session's LocalStack instances: endpoints, start failures, and what to stop at the end."""
 
     def __init__(self) -> None:
+        from safeguards.testing.localstack import LocalStack
+
         self.manager = LocalStack()
         self.endpoints: dict[str, str] = {}
         self.failures: dict[str, str] = {}
@@ -88,6 +114,8 @@ class _Instances:
         if provider not in self.endpoints:
             port = self.manager.port_for(provider)
             already_running = self.manager.given_endpoint(provider) is not None or _answers(port)
+            from safeguards.testing.localstack import LocalStackUnavailable
+
             try:
                 self.endpoints[provider] = self.manager.ensure_running(provider)
             except LocalStackUnavailable as error:
@@ -135,13 +163,44 @@ def localstack_stock(request: pytest.FixtureRequest, _localstack_instances: _Ins
     return _localstack_instances.endpoint(request.config, "stock")
 
 
+def localstack_session_client(service: str, endpoint_url: str, *, max_attempts: int = 1, **kwargs: Any) -> Any:
+    """A boto3 client for the LocalStack at `endpoint_url`: a `localstack_client.session.Session`
+    (test credentials, LocalStack's endpoints for every service) when `localstack-client` is
+    installed, else a plain boto3 client with the same settings. `max_attempts` counts the first
+    try (1: botocore does not retry, tests see every Throttling as it happens)."""
+    from urllib.parse import urlsplit
+
+    from safeguards.testing.localstack import TEST_CREDENTIALS, TEST_REGION, boto3_client
+
+    try:
+        from localstack_client.session import Session
+    except ImportError:
+        return boto3_client(service, endpoint_url, max_attempts=max_attempts, **kwargs)
+    from botocore.config import Config
+
+    parts = urlsplit(endpoint_url)
+    session = Session(
+        region_name=TEST_REGION,
+        localstack_host=f"{parts.hostname}:{parts.port or 4566}",
+        aws_session_token=None,
+        **TEST_CREDENTIALS,
+    )
+    # localstack-client takes $AWS_ENDPOINT_URL over the host it is given: the endpoint asked for wins.
+    session._service_endpoint_mapping = {k: endpoint_url for k in session._service_endpoint_mapping}
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": max_attempts}, connect_timeout=5, read_timeout=60
+    )
+    client = session.client(service, config=kwargs.pop("config", config), **kwargs)
+    return client
+
+
 @pytest.fixture
 def route53_client() -> Callable[..., Any]:
     """Factory: ``route53_client(endpoint_url, max_attempts=1)`` -> boto3 Route 53 client for LocalStack."""
-    return lambda endpoint_url, **kwargs: boto3_client("route53", endpoint_url, **kwargs)
+    return lambda endpoint_url, **kwargs: localstack_session_client("route53", endpoint_url, **kwargs)
 
 
 @pytest.fixture
 def dynamodb_client() -> Callable[..., Any]:
     """Factory: ``dynamodb_client(endpoint_url, max_attempts=1)`` -> boto3 DynamoDB client for LocalStack."""
-    return lambda endpoint_url, **kwargs: boto3_client("dynamodb", endpoint_url, **kwargs)
+    return lambda endpoint_url, **kwargs: localstack_session_client("dynamodb", endpoint_url, **kwargs)

@@ -1,5 +1,8 @@
 """pytest plugin of dns-safeguards (entry point ``pytest11: safeguards``): race-testing fixtures.
 
+Inert for a project that does not use it: it adds one namespaced option and fixtures, and
+imports the library only when one of its fixtures is asked for.
+
 Installed with the package, so any test suite can race its own enactors against the strict
 Route 53 model under the deterministic scheduler and check the invariants I1-I5:
 
@@ -9,7 +12,7 @@ Route 53 model under the deterministic scheduler and check the invariants I1-I5:
 - ``strict_route53``: its model (the zone exists: ``race_world.zone_id``; faults in ``.faults``).
 - ``plan_store``: its plan store.
 - ``race_scheduler``: a `Scheduler` bound to the model (model faults) and the clock (``delay``),
-  seeded with ``--race-seed`` (default 0); its threads are ended after the test.
+  seeded with ``--dnssg-race-seed`` (default 0); its threads are ended after the test.
 - ``invariant_checker``: an `InvariantChecker` attached to the scheduler (checks I1-I3 and I5
   after every step); call ``.finish()`` at the end for I4 and the full list of violations.
 - ``enactor_factory``: ``enactor_factory(name, rounds=1, restarts=0, body=None)`` registers an
@@ -30,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -43,13 +47,15 @@ if TYPE_CHECKING:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--dnssg-race-seed``: namespaced, so a project's own options never clash with ours."""
     group = parser.getgroup("dns-safeguards")
-    group.addoption(
-        "--race-seed",
-        type=int,
-        default=0,
-        help="seed of the race_scheduler fixture's random interleavings (default 0)",
-    )
+    with contextlib.suppress(ValueError):  # already registered (plugin loaded twice)
+        group.addoption(
+            "--dnssg-race-seed",
+            type=int,
+            default=0,
+            help="seed of the race_scheduler fixture's random interleavings (default 0)",
+        )
 
 
 @pytest.fixture
@@ -76,10 +82,10 @@ def plan_store(race_world: World) -> Any:
 
 @pytest.fixture
 def race_scheduler(race_world: World, request: pytest.FixtureRequest) -> Iterator[Scheduler]:
-    """A deterministic scheduler bound to the world (seeded by ``--race-seed``)."""
+    """A deterministic scheduler bound to the world (seeded by ``--dnssg-race-seed``)."""
     from .scheduler import Scheduler
 
-    seed = request.config.getoption("--race-seed", default=0)
+    seed = request.config.getoption("--dnssg-race-seed", default=0)
     sched = Scheduler(
         seed=seed, model=race_world.model, clock=race_world.clock, delay_seconds=race_world.options.lease_ttl + 1
     )

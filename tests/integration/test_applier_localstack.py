@@ -23,7 +23,7 @@ from safeguards.records import Change, fence_name, owner_name
 from safeguards.stores.schema import ensure_tables
 from safeguards.testing.localstack import TEST_CREDENTIALS, TEST_REGION
 
-pytestmark = pytest.mark.localstack
+pytestmark = pytest.mark.dnssg_localstack
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "example.com.yaml"

@@ -28,7 +28,7 @@ from safeguards.records import fence_name, owner_name
 from safeguards.retry import Backoff
 from safeguards.testing.localstack import LocalStack, LocalStackUnavailable, boto3_client, inject_throttling
 
-pytestmark = pytest.mark.localstack
+pytestmark = pytest.mark.dnssg_localstack
 
 PORT = int(os.environ.get("DNSSG_LOCALSTACK_FAULTS_PORT", "4590"))
 BIG = 600  # names in the multi-batch plan: 600 sets + 600 markers = 2 batches of at most 1000
@@ -54,7 +54,7 @@ class Dedicated:
 
 @pytest.fixture(scope="module")
 def dedicated(localstack_strict: str) -> Iterator[Dedicated]:
-    # localstack_strict: only so that the suite's switch (--localstack, CI) decides, as for every test here.
+    # localstack_strict: only so that the suite's switch (--dnssg-localstack, CI) decides, as for every test here.
     instance = Dedicated()
     instance.start()
     yield instance

@@ -25,7 +25,7 @@ from _support import WAIT_S, Env, make_env, plan, rs, tag
 from safeguards.errors import FenceLost, InvalidInput
 from safeguards.planstore import Lease
 
-pytestmark = pytest.mark.localstack
+pytestmark = pytest.mark.dnssg_localstack
 
 THREADS = 8
 

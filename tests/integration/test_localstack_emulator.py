@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from safeguards.testing.localstack import LocalStackUnavailable, inject_throttling
 
-pytestmark = pytest.mark.localstack
+pytestmark = pytest.mark.dnssg_localstack
 
 THREADS = 16
 

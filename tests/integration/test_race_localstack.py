@@ -28,7 +28,7 @@ from safeguards.errors import FenceLost, StaleGeneration
 from safeguards.guards import GuardOptions
 from safeguards.plan import Plan
 
-pytestmark = pytest.mark.localstack
+pytestmark = pytest.mark.dnssg_localstack
 
 ENDPOINTS = ("ep1", "ep2", "ep3")  # ep1 is every plan's canary: a guarded apply takes two batches
 KEEP = 2  # clean-up deletes plans more than KEEP generations older than the one applied

@@ -1,6 +1,6 @@
 """The `GuardedRecordSet` provider on its AWS path (boto3 Route 53 + DynamoDB plan store),
 configured from stack config as `pulumi up` would, against a moto server and against LocalStack
-with the strict Route 53 provider (the LocalStack param runs with --localstack, and always in CI)."""
+with the strict Route 53 provider (the LocalStack param runs with --dnssg-localstack, and always in CI)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ PLANS, LEASES = "pulumi-plans", "pulumi-leases"
 OWNER = "pulumi.dns-safeguards.moto"
 
 
-@pytest.fixture(scope="module", params=["moto", pytest.param("localstack", marks=pytest.mark.localstack)])
+@pytest.fixture(scope="module", params=["moto", pytest.param("localstack", marks=pytest.mark.dnssg_localstack)])
 def endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
     """moto server (wire compatibility), and LocalStack with the strict Route 53 provider: there the
     provider must create, update and refuse exactly as the library does."""
