@@ -1,6 +1,6 @@
 """The `GuardedPlan` provider on its AWS path (boto3 Route 53 + DynamoDB plan store), configured
 from stack config as `pulumi up` would, against a moto server and against LocalStack with the
-strict Route 53 provider (the LocalStack param runs with --localstack, and always in CI).
+strict Route 53 provider (the LocalStack param runs with --dnssg-localstack, and always in CI).
 
 Change calls are counted on the wire (botocore's before-call events), next to the same plan
 applied the way `dns-safeguards apply` does it."""
@@ -32,7 +32,7 @@ PLANS, LEASES = "pulumi-plan-plans", "pulumi-plan-leases"
 OWNER = "pulumi.dns-safeguards.moto"
 
 
-@pytest.fixture(scope="module", params=["moto", pytest.param("localstack", marks=pytest.mark.localstack)])
+@pytest.fixture(scope="module", params=["moto", pytest.param("localstack", marks=pytest.mark.dnssg_localstack)])
 def endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "localstack":
         url = request.getfixturevalue("localstack_strict")
