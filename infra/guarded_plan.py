@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import re
 import threading
 import time
 import uuid
@@ -70,14 +69,6 @@ PREVIEW_GENERATION = 2**53 - 1
 PREVIEW_LINES = 200
 
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN
-_OWNER_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-_RECORD_KEYS = ("name", "type", "ttl", "values", "set_identifier", "weight", "min_values")
-
-
-def default_owner(project: str, stack: str) -> str:
-    """The plan owner of a stack: `pulumi.<project>.<stack>` (the same as `GuardedRecordSet`'s)."""
-    text = _OWNER_CHARS.sub("-", f"pulumi.{project}.{stack}").strip("-._")
-    return text[:63] or "pulumi"
 
 
 def record_key(r: RecordSet) -> str:
@@ -434,7 +425,8 @@ def build_plan(props: Mapping[str, Any], owner: str, generation: Any) -> Plan:
         "zone": props.get("zone"),
         "generation": _plain(generation),
         "owner": owner,
-        "records": [{k: v for k, v in dict(r).items() if k in _RECORD_KEYS and v is not None} for r in records or []]
+        # Unset fields dropped; any other key goes to the library, which names what it does not know.
+        "records": [{k: v for k, v in dict(r).items() if v is not None} for r in records or []]
         if isinstance(records, list)
         else records,
         "retire": list(props.get("retire") or []),

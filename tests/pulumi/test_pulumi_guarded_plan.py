@@ -113,6 +113,14 @@ def test_check_lists_every_problem_of_the_plan_before_any_change(tmp_path, provi
     assert not (tmp_path / "route53.sqlite").exists()  # an invalid plan never reaches the backend
 
 
+def test_check_passes_every_record_field_to_the_library(provider):
+    # Fields the library knows (weights today, other routing as it grows) are not filtered here.
+    typo = doc(1)
+    typo["records"][0]["wieght"] = 5
+    (failure,) = provider.check({}, {"zone": "example.com", "records": typo["records"]}).failures
+    assert failure.reason.endswith("unknown key 'wieght' (did you mean 'weight'?)")
+
+
 def test_check_defers_unknown_values_to_the_real_run(provider):
     unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
     result = provider.check({}, {"zone": "example.com", "records": unknown})
