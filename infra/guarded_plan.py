@@ -53,6 +53,7 @@ from safeguards import (
     RecordSet,
     StaleGeneration,
     parse_plan,
+    plan_to_document,
 )
 
 TYPE_TOKEN = "pulumi-python:dynamic/dns-safeguards:GuardedPlan"
@@ -80,7 +81,7 @@ def plan_inputs(plan: Plan) -> dict[str, Any]:
     """A `GuardedPlan`'s content inputs for a loaded plan file (`safeguards.load_plan`)."""
     return {
         "zone": plan.zone,
-        "records": {record_key(r): _record_doc(r, plan.min_for(r.key)) for r in plan.records},
+        "records": record_documents(plan),
         "retire": list(plan.retire),
         "canary": list(plan.canary),
     }
@@ -298,11 +299,9 @@ class GuardedPlanProvider(dyn.ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
         """Refresh: the owner's live sets at the plan's names (the zone gone: empty id)."""
         eng = self.engine()
-        applied = _records_of(props, eng.owner)
-        document = {"zone": props["zone"], "generation": PREVIEW_GENERATION, "owner": eng.owner}
-        plan = parse_plan({**document, "records": [r.to_dict() for r in applied.values()]}, source="GuardedPlan")
+        plan = _applied_plan(props, eng.owner)
         preview = eng.applier("pulumi-refresh").preview(plan, force=True, adopt=True)
-        live = dict(applied)
+        live = {r.key: r for r in plan.records}
         for r in preview.diff.creates:  # planned but not live
             live.pop(r.key, None)
         for observed, _desired in preview.diff.updates:
@@ -311,8 +310,9 @@ class GuardedPlanProvider(dyn.ResourceProvider):
             live[observed.key] = observed
         if not live:
             return dyn.ReadResult("", {})  # nothing of the plan is live: gone
-        minimum = {k: dict(v).get("min_values", 1) for k, v in (props.get("records") or {}).items()}
-        records = {record_key(r): _record_doc(r, minimum.get(record_key(r), 1)) for r in sorted(live.values())}
+        minimum = {k: int(dict(v).get("min_values", 1)) for k, v in (props.get("records") or {}).items()}
+        kept = {r.key: minimum[record_key(r)] for r in live.values() if minimum.get(record_key(r), 1) > 1}
+        records = record_documents(Plan(plan.zone, 1, tuple(sorted(live.values())), min_values=kept))
         return dyn.ReadResult(id_, {**{k: v for k, v in props.items() if not k.startswith("__")}, "records": records})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -467,19 +467,23 @@ def preview_lines(preview: Any) -> list[str]:
     return lines + changes
 
 
-def _records_of(props: Mapping[str, Any], owner: str) -> dict[tuple, RecordSet]:
-    """The sets in a state's `records`. Without their `min_values`: a refresh may have recorded a
-    set below its minimum (that is what a later apply repairs), which is no reason to fail here."""
+def _applied_plan(props: Mapping[str, Any], owner: str) -> Plan:
+    """The sets in a state's `records` as a plan, without their `min_values`: a refresh may have
+    recorded a set below its minimum (that is what a later apply repairs), no reason to fail here."""
     records = props.get("records") or {}
     bare = [{k: v for k, v in dict(r).items() if k != "min_values"} for r in records.values()]
-    return {r.key: r for r in build_plan({**props, "records": bare, "canary": []}, owner, PREVIEW_GENERATION).records}
+    return build_plan({**props, "records": bare, "canary": []}, owner, PREVIEW_GENERATION)
 
 
-def _record_doc(r: RecordSet, min_values: int) -> dict[str, Any]:
-    doc = r.to_dict()
-    if int(min_values) > 1:
-        doc["min_values"] = int(min_values)
-    return doc
+def _records_of(props: Mapping[str, Any], owner: str) -> dict[tuple, RecordSet]:
+    return {r.key: r for r in _applied_plan(props, owner).records}
+
+
+def record_documents(plan: Plan) -> dict[str, dict[str, Any]]:
+    """The plan's record sets in the plan-file form (`plan_to_document`: aliases and every routing
+    field as the library writes them), by `record_key`, with full names."""
+    docs = plan_to_document(plan)["records"]
+    return {record_key(r): {**doc, "name": r.name} for r, doc in zip(plan.records, docs, strict=True)}
 
 
 def _label(r: RecordSet) -> str:
@@ -487,6 +491,9 @@ def _label(r: RecordSet) -> str:
 
 
 def _show(r: RecordSet) -> str:
+    target = getattr(r, "alias_target", None)
+    if target is not None:
+        return f"alias {target[1]} ({target[0]})"
     weight = f" weight {r.weight}" if r.weight is not None else ""
     return f"{list(r.values)} TTL {r.ttl}{weight}"
 

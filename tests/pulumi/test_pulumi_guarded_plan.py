@@ -196,6 +196,26 @@ def test_create_applies_the_whole_example_plan_as_one_generation(tmp_path, provi
     assert created.outs["records"] == plan_inputs(plan)["records"]
 
 
+def test_routing_policies_and_aliases_round_trip_through_the_state(tmp_path, provider):
+    recs = [
+        {"name": "api", "type": "A", "ttl": 60, "set_identifier": "eu", "region": "eu-west-1", "values": ["192.0.2.1"]},
+        {"name": "api", "type": "A", "ttl": 60, "set_identifier": "us", "region": "us-east-1", "values": ["192.0.2.2"]},
+        {"name": "db", "type": "A", "ttl": 60, "set_identifier": "p", "failover": "PRIMARY", "values": ["192.0.2.3"]},
+        {"name": "db", "type": "A", "ttl": 60, "set_identifier": "s", "failover": "SECONDARY", "values": ["192.0.2.4"]},
+        {"name": "www", "type": "A", "alias": {"zone_id": "Z2FDTNDATAQYW2", "dns_name": "lb.example.net"}},
+    ]
+    document = {"zone": "example.com", "records": recs}
+    inputs = checked(provider, document)
+    assert "+ www.example.com. A alias lb.example.net. (Z2FDTNDATAQYW2)" in inputs["preview"]
+    created = provider.create(inputs)
+    assert (created.outs["creates"], created.outs["records"]["api.example.com./A/eu"]["region"]) == (5, "eu-west-1")
+    olds = wire(created.outs)
+    again = checked(provider, document, olds)
+    assert again["preview"][0].startswith("0 to create, 0 to update, 0 to delete, 5 unchanged")
+    assert provider.diff(created.id, olds, again).changes is False
+    assert wire(provider.read(created.id, olds).outs)["records"] == olds["records"]
+
+
 def test_a_1000_record_plan_makes_the_change_calls_of_dns_safeguards_apply_in_one_generation(tmp_path, provider):
     # The same file through the CLI, in its own state directory.
     path = tmp_path / "big.yaml"
