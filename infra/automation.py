@@ -72,10 +72,32 @@ def absolute_name(name: str, zone: str) -> str:
     return f"{n}.{zone}"
 
 
+def check_name_pattern(pattern: str, zone: str) -> str:
+    """`pattern` (an IAM glob for a whole subtree) normalized, or ValueError when it is broader
+    than one subtree of `zone`: the only wildcard allowed is a leading "*." and what follows must
+    be a name strictly inside the zone ("*.svc.example.com"). "*", "*.com", "*example.com" and
+    "*.example.com" (every name of the zone) are refused."""
+    zone_n = normalized_record_name(absolute_name("@", zone))
+    p = pattern.strip().lower().rstrip(".")
+    if not p.startswith("*.") or "*" in p[2:] or "?" in p:
+        raise ValueError(
+            f"managed name pattern {pattern!r}: only a leading '*.' is allowed, followed by a name inside {zone_n} "
+            "(e.g. '*.svc." + zone_n + "')"
+        )
+    rest = p[2:]
+    if not rest.endswith("." + zone_n):
+        raise ValueError(
+            f"managed name pattern {pattern!r} covers more than a subtree of {zone_n}: "
+            f"it must end in '.<label>.{zone_n}' (the whole zone, and names outside it, are never patterns)"
+        )
+    return p
+
+
 def managed_name_patterns(zone: str, names: Sequence[str], patterns: Sequence[str] = ()) -> list[str]:
     """Values for the `ForAllValues:StringLike` condition on normalized record names: each
-    managed name, its ownership marker, the zone's fence record, plus raw `patterns` (IAM
-    globs such as "*.svc.example.com", passed through unescaped). Sorted, no duplicates."""
+    managed name, its ownership marker, the zone's fence record, plus `patterns` (IAM globs for
+    a subtree such as "*.svc.example.com", checked by `check_name_pattern`: "*" is refused).
+    Sorted, no duplicates."""
     zone_n = normalized_record_name(absolute_name("@", zone))
     values = {f"{FENCE_LABEL}.{zone_n}"}
     for name in names:
@@ -83,10 +105,37 @@ def managed_name_patterns(zone: str, names: Sequence[str], patterns: Sequence[st
         values.add(n)
         values.add(f"{OWNER_LABEL}.{n}")
     for pattern in patterns:
-        p = pattern.strip().lower().rstrip(".")
+        p = check_name_pattern(pattern, zone)
         values.add(p)
         values.add(f"{OWNER_LABEL}.{p}")
     return sorted(values)
+
+
+def apex_deny_statement(zone: str, zone_arn: str, record_types: Sequence[str], names: Sequence[str]) -> dict[str, Any]:
+    """An explicit Deny of any change to the apex NS and SOA (the zone's delegation): IAM cannot
+    pair a name with a type, so a zone whose managed names hold no delegation (no NS below the
+    apex) denies every NS and SOA change; one that delegates subtrees denies any batch touching
+    the apex name together with an NS or SOA type."""
+    zone_n = normalized_record_name(absolute_name("@", zone))
+    types = {t.upper() for t in record_types}
+    delegates = "NS" in types and any(normalized_record_name(absolute_name(n, zone)) != zone_n for n in names)
+    condition: dict[str, Any]
+    if delegates:
+        condition = {
+            "ForAnyValue:StringEquals": {
+                "route53:ChangeResourceRecordSetsRecordTypes": ["NS", "SOA"],
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames": [zone_n],
+            }
+        }
+    else:
+        condition = {"ForAnyValue:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["NS", "SOA"]}}
+    return {
+        "Sid": "NeverTheApexDelegation",
+        "Effect": "Deny",
+        "Action": ["route53:ChangeResourceRecordSets"],
+        "Resource": [zone_arn],
+        "Condition": condition,
+    }
 
 
 def enactor_policy_document(
@@ -148,12 +197,25 @@ def enactor_policy_document(
                 "Action": list(DYNAMODB_ACTIONS),
                 "Resource": [plan_table_arn, lease_table_arn],
             },
+            apex_deny_statement(zone, zone_arn, record_types, managed_names),
         ],
     }
 
 
 def assume_role_document(principals: Sequence[str], services: Sequence[str]) -> dict[str, Any]:
-    """Trust policy: who may assume the enactor role."""
+    """Trust policy: who may assume the enactor role. At least one explicit principal or service
+    is required; "*" and an account root (every principal of that account) are refused."""
+    if not principals and not services:
+        raise ValueError(
+            "the enactor role needs an explicit trusted principal (dns-safeguards:trustedPrincipals, e.g. "
+            "arn:aws:iam::123456789012:role/dns-pipeline) or service: it never trusts a whole account"
+        )
+    for p in principals:
+        if p.strip() == "*" or p.strip().endswith(":root") or p.strip().isdigit():
+            raise ValueError(
+                f"trusted principal {p!r} stands for a whole account (or everyone): name the role or user "
+                "that runs the enactor"
+            )
     principal: dict[str, Any] = {}
     if principals:
         principal["AWS"] = sorted(principals)
@@ -181,8 +243,8 @@ class DnsAutomationArgs:
     lease_table_name: str | None = None
     #: Customer-managed KMS key for the tables; None: the AWS-managed DynamoDB key.
     kms_key_arn: str | None = None
-    #: Who may assume the enactor role: ARNs, services. Neither: this account's root (that is,
-    #: principals of this account whose own policies allow sts:AssumeRole on the role).
+    #: Who may assume the enactor role: role/user ARNs, services. At least one is required (never
+    #: a whole account: no "*", no account root).
     trusted_principals: Sequence[str] = ()
     trusted_services: Sequence[str] = ()
     #: Deleting the zone deletes its records too (never for a zone that serves traffic).
@@ -203,6 +265,10 @@ class DnsAutomation(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DnsAutomationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("dns-safeguards:index:DnsAutomation", name, None, opts)
+        # IAM inputs are checked before anything is declared: a "*" name pattern or a missing
+        # principal is a configuration error, not a resource that fails later.
+        managed_name_patterns(args.zone, args.managed_names, args.managed_name_patterns)
+        assume_role_document(args.trusted_principals, args.trusted_services)
         child = pulumi.ResourceOptions(parent=self)
         zone_fqdn = absolute_name("@", args.zone)
 
@@ -259,15 +325,9 @@ class DnsAutomation(pulumi.ComponentResource):
             opts=child,
         )
 
-        if args.trusted_principals or args.trusted_services:
-            trust = pulumi.Output.from_input(
-                json.dumps(assume_role_document(args.trusted_principals, args.trusted_services), sort_keys=True)
-            )
-        else:
-            me = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-            trust = pulumi.Output.all(me.account_id, _partition(self)).apply(
-                lambda a: json.dumps(assume_role_document([f"arn:{a[1]}:iam::{a[0]}:root"], ()), sort_keys=True)
-            )
+        trust = pulumi.Output.from_input(
+            json.dumps(assume_role_document(args.trusted_principals, args.trusted_services), sort_keys=True)
+        )
         role = aws.iam.Role(
             f"{name}-enactor",
             assume_role_policy=trust,

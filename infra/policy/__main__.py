@@ -62,7 +62,10 @@ PolicyPack(
         ),
         ResourceValidationPolicy(
             name="plan-tables-protected",
-            description="Plan and lease tables have point-in-time recovery and deletion protection.",
+            description=(
+                "Plan and lease tables (tagged, named in the config, or with the plan table's key schema) have "
+                "point-in-time recovery and deletion protection, and are tagged."
+            ),
             validate=validate_tables_protected,
             config_schema=PolicyConfigSchema(
                 properties={"tableNames": {"type": "array", "items": {"type": "string"}, "default": []}}
@@ -71,8 +74,11 @@ PolicyPack(
         ResourceValidationPolicy(
             name="enactor-least-privilege",
             description=(
-                "DNS automation IAM policies: no wildcard actions, Resource '*' only for "
-                "ListHostedZonesByName, ChangeResourceRecordSets limited to names and CREATE/DELETE."
+                "DNS automation IAM: no wildcard actions or ARNs (hostedzone/*, table/*), no destructive "
+                "actions (DeleteHostedZone, DeleteTable...), Resource '*' only for ListHostedZonesByName, "
+                "ChangeResourceRecordSets limited to exact names (or one subtree) and CREATE/DELETE, the apex "
+                "NS/SOA denied; roles: the same for inline policies, no broad AWS-managed policies, a named "
+                "trusted principal."
             ),
             validate=validate_enactor_iam,
         ),

@@ -27,6 +27,42 @@ ROLE_TAG = "dns-safeguards:role"
 PROTECTED_TABLE_ROLES = ("plan-table", "lease-table")
 #: The one Route 53 action an enactor may hold on Resource "*" (it has no resource-level scope).
 UNSCOPED_ACTIONS = frozenset({"route53:listhostedzonesbyname"})
+#: Actions that destroy a zone, a table or their protection: never in a DNS automation policy.
+DESTRUCTIVE_ACTIONS = frozenset(
+    {
+        "route53:deletehostedzone",
+        "route53:disassociatevpcfromhostedzone",
+        "route53:disablehostedzonednssec",
+        "route53:deactivatekeysigningkey",
+        "route53:deletekeysigningkey",
+        "dynamodb:deletetable",
+        "dynamodb:updatetable",
+        "dynamodb:updatecontinuousbackups",
+        "dynamodb:deletebackup",
+        "dynamodb:deleteresourcepolicy",
+        "dynamodb:putresourcepolicy",
+    }
+)
+#: AWS-managed policies that grant UPSERT (or everything) on every zone and table.
+BROAD_MANAGED_POLICIES = frozenset(
+    {
+        "AdministratorAccess",
+        "PowerUserAccess",
+        "AmazonRoute53FullAccess",
+        "AmazonRoute53AutoNamingFullAccess",
+        "AmazonDynamoDBFullAccess",
+        "AmazonDynamoDBFullAccesswithDataPipeline",
+    }
+)
+ROLE = "aws:iam/role:Role"
+ATTACHMENT_TYPES = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+#: Key schema of the plan table (`safeguards.stores.schema`): found even when untagged.
+PLAN_TABLE_KEYS = ("zone", "generation")
 
 DEFAULT_MIN_TTL = 30
 DEFAULT_MAX_TTL = 86400
@@ -68,6 +104,23 @@ def _known(props: Mapping[str, Any], key: str) -> Any:
         if type(exc).__name__ == "UnknownValueError":
             return None
         raise
+
+
+def _unknown(props: Mapping[str, Any], key: str) -> bool:
+    """True when the engine does not know props[key] yet (a preview before creation)."""
+    try:
+        props.get(key)
+    except Exception as exc:
+        if type(exc).__name__ == "UnknownValueError":
+            return True
+        raise
+    return False
+
+
+def _is_relative(name: str) -> bool:
+    """A record name pulumi-aws completes with the zone's name: one label, "@", "*" or empty."""
+    n = name.strip().rstrip(".")
+    return n in ("", "@", "*") or "." not in n
 
 
 # ----------------------------------------------------------------------------------- records
@@ -131,6 +184,10 @@ def raw_record_problems(
         hit = f"zone {zone_id}"
     elif isinstance(name, str) and name and (zone := next((z for z in names if _in_zone(name, z)), None)):
         hit = f"zone {_fqdn(zone)}"
+    elif (ids or names) and _unknown(props, "zoneId") and isinstance(name, str) and _is_relative(name):
+        # The zone id is not known yet (first preview) and the name is relative to it: it may
+        # well land in a managed zone, so it is refused until proven otherwise.
+        hit = "zone (its id is unknown and the name is relative: it may be a managed zone; give the full name)"
     if hit is None:
         return []
     return [
@@ -168,10 +225,19 @@ def table_protection_problems(
     if resource_type != TABLE:
         return []
     role = _tags(props).get(ROLE_TAG)
-    if role not in PROTECTED_TABLE_ROLES and props.get("name") not in set(table_names):
+    name = _known(props, "name")
+    plan_schema = (_known(props, "hashKey"), _known(props, "rangeKey")) == PLAN_TABLE_KEYS
+    named_like_ours = isinstance(name, str) and any(t in name.lower() for t in ("dns-safeguards", "dnssg"))
+    untagged_plan_table = role not in PROTECTED_TABLE_ROLES and (plan_schema or named_like_ours)
+    if role not in PROTECTED_TABLE_ROLES and name not in set(table_names) and not untagged_plan_table:
         return []
-    label = f"{role or 'dns-safeguards table'} {props.get('name') or ''}".strip()
+    label = f"{role or 'dns-safeguards table'} {name or ''}".strip()
     problems = []
+    if untagged_plan_table:
+        problems.append(
+            f"{label}: looks like a dns-safeguards plan table (key schema zone/generation or its name) but "
+            f"is not tagged {ROLE_TAG}=plan-table"
+        )
     pitr = props.get("pointInTimeRecovery")
     if not (isinstance(pitr, Mapping) and pitr.get("enabled") is True):
         problems.append(f"{label}: point-in-time recovery must be enabled")
@@ -194,11 +260,9 @@ def _statements(document: Any) -> list[Mapping[str, Any]]:
     return [s for s in _as_list(document.get("Statement")) if isinstance(s, Mapping)]
 
 
-def _is_dns_policy(props: Mapping[str, Any], statements: Sequence[Mapping[str, Any]]) -> bool:
+def _is_dns_policy(statements: Sequence[Mapping[str, Any]]) -> bool:
     """The rule governs the enactor's policy (tagged by `DnsAutomation`) and any policy that
     grants Route 53 or DynamoDB actions, or every action."""
-    if _tags(props).get(ROLE_TAG) == "enactor":
-        return True
     for s in statements:
         for action in _as_list(s.get("Action")) + _as_list(s.get("NotAction")):
             a = str(action).lower()
@@ -208,36 +272,151 @@ def _is_dns_policy(props: Mapping[str, Any], statements: Sequence[Mapping[str, A
 
 
 def iam_problems(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """No wildcard actions (`*`, `route53:*`, `dynamodb:*`, `route53:Change*`...), no NotAction
-    or NotResource, no `Resource: "*"` except for ListHostedZonesByName alone, and
-    ChangeResourceRecordSets only with an Actions condition that excludes UPSERT."""
+    """DNS automation IAM: no wildcard actions (`*`, `route53:*`, `route53:Change*`...), no
+    destructive actions (DeleteHostedZone, DeleteTable...), no NotAction or NotResource, no
+    wildcard ARNs (`hostedzone/*`, `table/*`; only `change/*` for GetChange), no `Resource: "*"`
+    except for ListHostedZonesByName alone, ChangeResourceRecordSets only with ForAllValues
+    conditions that allow exactly CREATE/DELETE and exact names (or one `*.<subtree>`), and the
+    enactor's policy denies the apex NS and SOA. Roles: the same for inline policies, no broad
+    AWS-managed policies, and an enactor role trusts a named principal, never a whole account.
+    Policy attachments: no broad AWS-managed policies."""
+    if resource_type in ATTACHMENT_TYPES:
+        return _managed_policy_problems([_known(props, "policyArn")])
+    if resource_type == ROLE:
+        return _role_problems(props)
     if resource_type not in IAM_POLICY_TYPES:
         return []
-    statements = _statements(props.get("policy"))
-    if not _is_dns_policy(props, statements):
+    enactor = _tags(props).get(ROLE_TAG) == "enactor"
+    return _document_problems(_known(props, "policy"), enactor=enactor)
+
+
+def _document_problems(document: Any, *, enactor: bool, where: str = "") -> list[str]:
+    statements = _statements(document)
+    if not enactor and not _is_dns_policy(statements):
         return []
     problems: list[str] = []
+    changes = False
     for i, s in enumerate(statements):
         if s.get("Effect") != "Allow":
             continue
-        sid = s.get("Sid") or f"#{i}"
+        sid = f"{where}statement {s.get('Sid') or f'#{i}'}"
         actions = [str(a) for a in _as_list(s.get("Action"))]
+        lowered = {a.lower() for a in actions}
         if "NotAction" in s:
-            problems.append(f"statement {sid}: Allow with NotAction grants everything else")
+            problems.append(f"{sid}: Allow with NotAction grants everything else")
         if "NotResource" in s:
-            problems.append(f"statement {sid}: Allow with NotResource grants every other resource")
+            problems.append(f"{sid}: Allow with NotResource grants every other resource")
         for a in actions:
             if "*" in a or "?" in a:
-                problems.append(f"statement {sid}: wildcard action {a!r}; list the exact actions")
+                problems.append(f"{sid}: wildcard action {a!r}; list the exact actions")
+            elif a.lower() in DESTRUCTIVE_ACTIONS:
+                problems.append(f"{sid}: {a} destroys a zone, a table or its protection; never grant it here")
         resources = [str(r) for r in _as_list(s.get("Resource"))]
-        if "*" in resources and not (actions and {a.lower() for a in actions} <= UNSCOPED_ACTIONS):
+        if "*" in resources and not (actions and lowered <= UNSCOPED_ACTIONS):
             problems.append(
-                f'statement {sid}: Resource "*" for {", ".join(actions) or "no actions"}; only '
+                f'{sid}: Resource "*" for {", ".join(actions) or "no actions"}; only '
                 'route53:ListHostedZonesByName (which has no resource-level scope) may use "*"'
             )
-        if any(a.lower() == "route53:changeresourcerecordsets" for a in actions):
+        for r in resources:
+            if r != "*" and ("*" in r or "?" in r) and not (_is_change_arn(r) and lowered <= {"route53:getchange"}):
+                problems.append(f"{sid}: wildcard resource {r!r}; name the hosted zone and the tables")
+        if "route53:changeresourcerecordsets" in lowered:
+            changes = True
             problems += _change_condition_problems(sid, s.get("Condition"))
+    if enactor and changes and not _denies_apex_delegation(statements):
+        problems.append(
+            f"{where}policy: no explicit Deny of ChangeResourceRecordSets on the NS and SOA types: "
+            "the apex delegation must never be changed by the enactor"
+        )
     return problems
+
+
+def _is_change_arn(arn: str) -> bool:
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[2] == "route53" and parts[5] == "change/*"
+
+
+def _denies_apex_delegation(statements: Sequence[Mapping[str, Any]]) -> bool:
+    for s in statements:
+        if s.get("Effect") != "Deny":
+            continue
+        actions = {str(a).lower() for a in _as_list(s.get("Action"))}
+        if not actions & {"route53:changeresourcerecordsets", "route53:*", "*"}:
+            continue
+        condition = s.get("Condition")
+        if not condition:
+            return True
+        types: set[str] = set()
+        if isinstance(condition, Mapping):
+            for op, keys in condition.items():
+                if str(op).startswith("ForAnyValue:") and isinstance(keys, Mapping):
+                    for key, value in keys.items():
+                        if str(key).lower() == "route53:changeresourcerecordsetsrecordtypes":
+                            types |= {str(v).upper() for v in _as_list(value)}
+        if {"NS", "SOA"} <= types:
+            return True
+    return False
+
+
+def _role_problems(props: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    enactor = _tags(props).get(ROLE_TAG) == "enactor"
+    for i, inline in enumerate(_as_list(_known(props, "inlinePolicies"))):
+        if isinstance(inline, Mapping):
+            label = inline.get("name") or f"#{i}"
+            problems += _document_problems(inline.get("policy"), enactor=enactor, where=f"inline policy {label} ")
+    problems += _managed_policy_problems(_as_list(_known(props, "managedPolicyArns")))
+    if enactor:
+        problems += _trust_problems(_known(props, "assumeRolePolicy"))
+    return problems
+
+
+def _managed_policy_problems(arns: Iterable[Any]) -> list[str]:
+    problems = []
+    for arn in arns:
+        if not isinstance(arn, str):
+            continue
+        name = arn.rsplit("/", 1)[-1]
+        if ":iam::aws:policy/" in arn and name in BROAD_MANAGED_POLICIES:
+            problems.append(
+                f"AWS-managed policy {name} grants UPSERT (or everything) on every zone and table: it bypasses "
+                "the fence and the never-empty guard; use the enactor's least-privilege policy"
+            )
+    return problems
+
+
+def _trust_problems(document: Any) -> list[str]:
+    problems = []
+    for s in _statements(document):
+        if s.get("Effect") != "Allow":
+            continue
+        principal = s.get("Principal")
+        values: list[Any] = []
+        if principal == "*":
+            values = ["*"]
+        elif isinstance(principal, Mapping):
+            values = _as_list(principal.get("AWS"))
+        for p in values:
+            text = str(p).strip()
+            if text == "*" or text.endswith(":root") or text.isdigit():
+                problems.append(
+                    f"enactor role trusts {text!r}: a whole account (or everyone) may assume it; "
+                    "name the role or user that runs the enactor"
+                )
+    return problems
+
+
+def _name_pattern_problem(sid: str, value: Any) -> str | None:
+    v = str(value).strip().lower().rstrip(".")
+    if "*" not in v and "?" not in v:
+        return None
+    rest = v[2:] if v.startswith("*.") else None
+    if rest is None or "*" in rest or "?" in rest or rest.count(".") < 2:
+        return (
+            f"{sid}: record name condition {value!r} allows names outside one subtree; list exact names "
+            "or one '*.<subtree>.<zone>' pattern"
+        )
+    return None
 
 
 def _change_condition_problems(sid: str, condition: Any) -> list[str]:
@@ -256,16 +435,20 @@ def _change_condition_problems(sid: str, condition: Any) -> list[str]:
     problems = []
     if allowed is None:
         problems.append(
-            f"statement {sid}: ChangeResourceRecordSets without a ForAllValues condition on "
+            f"{sid}: ChangeResourceRecordSets without a ForAllValues condition on "
             "route53:ChangeResourceRecordSetsActions (allow CREATE and DELETE only)"
         )
-    elif "UPSERT" in allowed:
-        problems.append(f"statement {sid}: UPSERT allowed; it is last-writer-wins, not a compare-and-set")
+    elif "UPSERT" in allowed or any("*" in a or "?" in a for a in allowed):
+        problems.append(f"{sid}: UPSERT allowed; it is last-writer-wins, not a compare-and-set")
+    elif not allowed <= {"CREATE", "DELETE"}:
+        problems.append(f"{sid}: actions {sorted(allowed - {'CREATE', 'DELETE'})} allowed; only CREATE and DELETE")
     if not names:
         problems.append(
-            f"statement {sid}: ChangeResourceRecordSets without a ForAllValues condition on "
+            f"{sid}: ChangeResourceRecordSets without a ForAllValues condition on "
             "route53:ChangeResourceRecordSetsNormalizedRecordNames (limit it to the managed names)"
         )
+    else:
+        problems += [p for p in (_name_pattern_problem(sid, n) for n in names) if p]
     return problems
 
 

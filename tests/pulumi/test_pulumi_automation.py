@@ -18,6 +18,7 @@ from infra.automation import (
     normalized_record_name,
 )
 
+PIPELINE = f"arn:aws:iam::{ACCOUNT}:role/dns-pipeline"
 TABLE = "aws:dynamodb/table:Table"
 POLICY = "aws:iam/policy:Policy"
 ROLE = "aws:iam/role:Role"
@@ -31,6 +32,7 @@ def args(**kw) -> DnsAutomationArgs:
         record_types=["A", "CNAME"],
         plan_table_name="dnssg-plans",
         lease_table_name="dnssg-leases",
+        trusted_principals=[PIPELINE],
     )
     base.update(kw)
     return DnsAutomationArgs(**base)
@@ -136,23 +138,21 @@ def test_enactor_policy_scopes_every_resource_but_the_zone_lookup(mocks):
     assert by_sid["FindZoneByName"]["Action"] == ["route53:ListHostedZonesByName"]
     actions = [a for s in doc["Statement"] for a in s["Action"]]
     assert not [a for a in actions if a.endswith("*")]
-    assert {s["Effect"] for s in doc["Statement"]} == {"Allow"}
+    assert [s["Sid"] for s in doc["Statement"] if s["Effect"] != "Allow"] == ["NeverTheApexDelegation"]
 
 
-def test_policy_is_attached_to_a_role_trusted_by_this_account_only(mocks):
+def test_policy_is_attached_to_a_role_trusted_by_the_named_principal_only(mocks):
     build(mocks, args())
     (role,) = mocks.of_type(ROLE)
     trust = json.loads(role.inputs["assumeRolePolicy"])
-    assert trust["Statement"] == [
-        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root"]}}
-    ]
+    assert trust["Statement"] == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": [PIPELINE]}}]
     (attachment,) = mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     (policy,) = mocks.of_type(POLICY)
     assert attachment.inputs["policyArn"] == f"arn:aws:iam::{ACCOUNT}:policy/{policy.outputs['name']}"
     assert attachment.inputs["role"] == role.outputs["name"]
 
 
-def test_explicit_trusted_principals_replace_the_account_default(mocks):
+def test_explicit_trusted_principals_and_services(mocks):
     build(mocks, args(trusted_services=["lambda.amazonaws.com"], trusted_principals=["arn:aws:iam::1:role/ci"]))
     (role,) = mocks.of_type(ROLE)
     principal = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"]
@@ -230,3 +230,52 @@ def test_record_types_are_uppercased_and_always_include_txt():
     )
     types = doc["Statement"][0]["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsRecordTypes"]
     assert types == ["A", "AAAA", "TXT"]
+
+
+# ------------------------------------------------------------------------- issue 16: IAM holes
+
+
+def test_the_apex_ns_and_soa_are_explicitly_denied(mocks):
+    """A plan with apex records and an NS type: the allow list would admit the apex NS; the Deny
+    takes it back (Deny wins in IAM)."""
+    build(mocks, args(record_types=["A", "NS"]))
+    deny = statement(enactor_policy(mocks), "NeverTheApexDelegation")
+    assert deny["Effect"] == "Deny" and deny["Action"] == ["route53:ChangeResourceRecordSets"]
+    assert deny["Resource"] == ["arn:aws:route53:::hostedzone/Z0MOCKZONE"]
+    cond = deny["Condition"]["ForAnyValue:StringEquals"]
+    assert cond["route53:ChangeResourceRecordSetsRecordTypes"] == ["NS", "SOA"]
+    assert cond["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == ["example.com"]
+
+
+def test_without_delegations_every_ns_and_soa_change_is_denied():
+    doc = enactor_policy_document(
+        zone="example.com",
+        zone_arn="arn:aws:route53:::hostedzone/Z1",
+        plan_table_arn="p",
+        lease_table_arn="l",
+        managed_names=["@"],
+        record_types=["A", "NS"],
+    )
+    (deny,) = [s for s in doc["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {
+        "ForAnyValue:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["NS", "SOA"]}
+    }
+
+
+@pytest.mark.parametrize(
+    "pattern", ["*", "*.*", "*.com", "*example.com", "*.example.com", "api*.example.com", "*.x.org"]
+)
+def test_name_patterns_broader_than_a_subtree_are_refused(mocks, pattern):
+    with pytest.raises(ValueError, match="pattern"):
+        managed_name_patterns("example.com", [], [pattern])
+    with pytest.raises(ValueError, match="pattern"):
+        DnsAutomation("dns", args(managed_name_patterns=[pattern]))
+
+
+@pytest.mark.parametrize(
+    "principals", [[], ["*"], [f"arn:aws:iam::{ACCOUNT}:root"], [ACCOUNT]], ids=["none", "star", "root", "account"]
+)
+def test_the_trust_policy_needs_an_explicit_principal(mocks, principals):
+    with pytest.raises(ValueError, match="principal"):
+        DnsAutomation("dns", args(trusted_principals=principals))
+    assert mocks.of_type(ROLE) == []

@@ -156,7 +156,7 @@ def test_protected_plan_table_passes_and_missing_pitr_fails():
 
 
 def test_tables_are_selected_by_tag_or_configured_name():
-    unrelated = table(tags={}, name="sessions", pointInTimeRecovery=None)
+    unrelated = table(tags={}, name="sessions", hashKey="id", rangeKey=None, pointInTimeRecovery=None)
     assert run(v.validate_tables_protected, v.TABLE, unrelated) == []
     assert run(v.validate_tables_protected, v.TABLE, unrelated, {"tableNames": ["sessions"]}) != []
     lease = table(tags={v.ROLE_TAG: "lease-table"}, rangeKey=None, deletionProtectionEnabled=None)
@@ -167,9 +167,23 @@ def test_tables_are_selected_by_tag_or_configured_name():
 # ------------------------------------------------------------------------- IAM
 
 
-def iam(*statements: dict, tags: dict | None = None, rtype: str = "aws:iam/policy:Policy") -> tuple[str, dict]:
-    doc = {"Version": "2012-10-17", "Statement": list(statements)}
-    return rtype, {"policy": json.dumps(doc), "tags": {v.ROLE_TAG: "enactor"} if tags is None else tags}
+APEX_DENY = {
+    "Sid": "NeverTheApexDelegation",
+    "Effect": "Deny",
+    "Action": ["route53:ChangeResourceRecordSets"],
+    "Resource": ["arn:aws:route53:::hostedzone/Z1"],
+    "Condition": {"ForAnyValue:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["NS", "SOA"]}},
+}
+
+
+def iam(
+    *statements: dict, tags: dict | None = None, rtype: str = "aws:iam/policy:Policy", deny_apex: bool = True
+) -> tuple[str, dict]:
+    """A policy resource; an enactor's (tagged, the default) carries the apex Deny unless told not to."""
+    enactor = tags is None
+    extra = [APEX_DENY] if enactor and deny_apex else []
+    doc = {"Version": "2012-10-17", "Statement": [*statements, *extra]}
+    return rtype, {"policy": json.dumps(doc), "tags": {v.ROLE_TAG: "enactor"} if enactor else tags}
 
 
 GOOD_CHANGE = {
@@ -263,3 +277,182 @@ def test_pack_module_declares_every_policy(monkeypatch):
 def test_tags_and_type_tokens_agree_with_the_component():
     assert v.ROLE_TAG == automation.ROLE_TAG
     assert set(v.UNSCOPED_ACTIONS) == {a.lower() for a in automation.UNSCOPED_ROUTE53_ACTIONS}
+
+
+# ------------------------------------------------------------------------- issue 16: every hole refused
+
+
+def change_with(**condition_changes) -> dict:
+    stmt = json.loads(json.dumps(GOOD_CHANGE))
+    for op, keys in condition_changes.items():
+        stmt["Condition"][op.replace("__", ":")] = keys
+    return stmt
+
+
+@pytest.mark.parametrize(
+    ("resource", "action"),
+    [
+        ("arn:aws:route53:::hostedzone/*", "route53:ChangeResourceRecordSets"),
+        ("arn:aws:route53:::hostedzone/*", "route53:ListResourceRecordSets"),
+        ("arn:aws:dynamodb:us-east-1:1:table/*", "dynamodb:PutItem"),
+        ("arn:aws:dynamodb:*:*:table/dnssg-plans", "dynamodb:GetItem"),
+        ("arn:aws:route53:::change/*", "route53:ListResourceRecordSets"),
+    ],
+)
+def test_wildcard_zone_and_table_arns_are_refused(resource, action):
+    stmt = {**GOOD_CHANGE, "Action": [action], "Resource": [resource]}
+    problems = run(v.validate_enactor_iam, *iam(stmt))
+    assert any("wildcard resource" in p and resource in p for p in problems), problems
+
+
+def test_the_change_arn_wildcard_stays_allowed_for_get_change():
+    poll = {
+        "Sid": "Poll",
+        "Effect": "Allow",
+        "Action": ["route53:GetChange"],
+        "Resource": ["arn:aws:route53:::change/*"],
+    }
+    assert run(v.validate_enactor_iam, *iam(GOOD_CHANGE, poll)) == []
+
+
+@pytest.mark.parametrize("names", [["*"], ["*.com"], ["*example.com"], ["api*"], ["api.example.com", "*"]])
+def test_name_conditions_wider_than_a_subtree_are_refused(names):
+    stmt = change_with(
+        ForAllValues__StringLike={"route53:ChangeResourceRecordSetsNormalizedRecordNames": names},
+    )
+    problems = run(v.validate_enactor_iam, *iam(stmt))
+    assert any("record name condition" in p for p in problems), problems
+
+
+def test_a_subtree_pattern_is_allowed():
+    stmt = change_with(
+        ForAllValues__StringLike={"route53:ChangeResourceRecordSetsNormalizedRecordNames": ["*.svc.example.com"]}
+    )
+    assert run(v.validate_enactor_iam, *iam(stmt)) == []
+
+
+@pytest.mark.parametrize("values", [["*"], ["CREATE", "DELETE", "*"], ["UP*"], ["CREATE", "?PSERT"]])
+def test_an_actions_condition_with_wildcards_allows_upsert_and_is_refused(values):
+    stmt = json.loads(json.dumps(GOOD_CHANGE))
+    del stmt["Condition"]["ForAllValues:StringEquals"]
+    stmt["Condition"]["ForAllValues:StringLike"]["route53:ChangeResourceRecordSetsActions"] = values
+    problems = run(v.validate_enactor_iam, *iam(stmt))
+    assert any("UPSERT allowed" in p for p in problems), problems
+
+
+def test_a_non_forallvalues_actions_condition_is_no_restriction():
+    stmt = json.loads(json.dumps(GOOD_CHANGE))
+    del stmt["Condition"]["ForAllValues:StringEquals"]
+    stmt["Condition"]["StringLike"] = {"route53:ChangeResourceRecordSetsActions": ["*"]}
+    assert any("ChangeResourceRecordSetsActions" in p for p in run(v.validate_enactor_iam, *iam(stmt)))
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("route53:DeleteHostedZone", "arn:aws:route53:::hostedzone/Z1"),
+        ("dynamodb:DeleteTable", "arn:aws:dynamodb:us-east-1:1:table/dnssg-plans"),
+        ("dynamodb:UpdateContinuousBackups", "arn:aws:dynamodb:us-east-1:1:table/dnssg-plans"),
+        ("dynamodb:UpdateTable", "arn:aws:dynamodb:us-east-1:1:table/dnssg-plans"),
+    ],
+)
+@pytest.mark.parametrize("tags", [None, {}], ids=["enactor", "untagged"])
+def test_explicit_destructive_actions_are_refused(action, resource, tags):
+    stmt = {"Sid": "Destroy", "Effect": "Allow", "Action": [action], "Resource": [resource]}
+    problems = run(v.validate_enactor_iam, *iam(stmt, tags=tags))
+    assert any(action in p and "destroys" in p for p in problems), problems
+
+
+def role(**props) -> dict:
+    base = {
+        "assumeRolePolicy": json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "arn:aws:iam::1:role/ci"}}
+                ],
+            }
+        ),
+        "tags": {v.ROLE_TAG: "enactor"},
+    }
+    base.update(props)
+    return base
+
+
+def test_route53_star_in_a_roles_inline_policy_is_refused():
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "route53:*", "Resource": "*"}]}
+    inline = [{"name": "dns", "policy": json.dumps(doc)}]
+    for tags in ({v.ROLE_TAG: "enactor"}, {}):
+        problems = run(v.validate_enactor_iam, v.ROLE, role(inlinePolicies=inline, tags=tags))
+        assert any("inline policy dns" in p and "wildcard action 'route53:*'" in p for p in problems), problems
+    fine = [{"name": "logs", "policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]})}]
+    assert run(v.validate_enactor_iam, v.ROLE, role(inlinePolicies=fine)) == []
+
+
+@pytest.mark.parametrize("name", ["AmazonRoute53FullAccess", "AmazonDynamoDBFullAccess", "AdministratorAccess"])
+@pytest.mark.parametrize("rtype", [*v.ATTACHMENT_TYPES, v.ROLE])
+def test_attaching_broad_aws_managed_policies_is_refused(name, rtype):
+    arn = f"arn:aws:iam::aws:policy/{name}"
+    props = role(managedPolicyArns=[arn]) if rtype == v.ROLE else {"policyArn": arn, "role": "enactor"}
+    (problem,) = run(v.validate_enactor_iam, rtype, props)
+    assert name in problem and "UPSERT" in problem
+    ours = {"policyArn": "arn:aws:iam::1:policy/dns-enactor", "role": "enactor"}
+    assert run(v.validate_enactor_iam, v.ATTACHMENT_TYPES[0], ours) == []
+
+
+@pytest.mark.parametrize("principal", ["*", "arn:aws:iam::123456789012:root", "123456789012", {"AWS": "*"}])
+def test_an_enactor_role_trusting_a_whole_account_is_refused(principal):
+    principal = principal if isinstance(principal, dict) else {"AWS": principal}
+    trust = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": principal}]}
+    (problem,) = run(v.validate_enactor_iam, v.ROLE, role(assumeRolePolicy=json.dumps(trust)))
+    assert "whole account" in problem
+    assert run(v.validate_enactor_iam, v.ROLE, role()) == []
+
+
+def test_an_enactor_policy_without_the_apex_deny_is_refused():
+    (problem,) = run(v.validate_enactor_iam, *iam(GOOD_CHANGE, deny_apex=False))
+    assert "NS and SOA" in problem
+    ns_only = {
+        **APEX_DENY,
+        "Condition": {"ForAnyValue:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["NS"]}},
+    }
+    assert run(v.validate_enactor_iam, *iam(GOOD_CHANGE, ns_only, deny_apex=False)) != []
+
+
+def test_the_components_policy_for_a_plan_with_apex_and_ns_records_passes_and_denies_the_apex():
+    doc = automation.enactor_policy_document(
+        zone="example.com",
+        zone_arn="arn:aws:route53:::hostedzone/Z1",
+        plan_table_arn="arn:aws:dynamodb:us-east-1:1:table/p",
+        lease_table_arn="arn:aws:dynamodb:us-east-1:1:table/l",
+        managed_names=["@", "sub"],
+        record_types=["A", "NS"],
+    )
+    props = {"policy": json.dumps(doc), "tags": {v.ROLE_TAG: "enactor"}}
+    assert run(v.validate_enactor_iam, "aws:iam/policy:Policy", props) == []
+    assert v._denies_apex_delegation(doc["Statement"])
+
+
+@pytest.mark.parametrize("name", ["api", "@", "*", "www"])
+def test_a_plain_record_with_a_relative_name_and_an_unknown_zone_id_is_refused(name):
+    config = {"managedZoneNames": ["example.com"]}
+    (problem,) = run(v.validate_records_guarded, RECORD, record(zoneId=UNKNOWN_STRING_VALUE, name=name), config)
+    assert "GuardedRecordSet" in problem and "unknown" in problem
+    zone = _resource(v.ZONE, {"name": "example.com", "zoneId": UNKNOWN_STRING_VALUE, "tags": {v.ROLE_TAG: "zone"}}, "z")
+    raw = _resource(RECORD, record(zoneId=UNKNOWN_STRING_VALUE, name=name), "raw")
+    found: list[str] = []
+    v.validate_stack_records_guarded(StackValidationArgs([zone, raw]), lambda message, urn=None: found.append(urn))
+    assert found == ["urn:raw"]
+    # Known elsewhere, or a full name outside the managed zones: not ours to judge.
+    assert run(v.validate_records_guarded, RECORD, record(zoneId="ZOTHER", name=name), config) == []
+    outside = record(zoneId=UNKNOWN_STRING_VALUE, name="www.example.org")
+    assert run(v.validate_records_guarded, RECORD, outside, config) == []
+
+
+def test_an_untagged_plan_table_without_pitr_is_refused():
+    untagged = table(tags={}, pointInTimeRecovery=None)
+    problems = run(v.validate_tables_protected, v.TABLE, untagged)
+    assert any("point-in-time recovery" in p for p in problems)
+    assert any("not tagged" in p for p in problems)
+    by_name = table(tags={}, name="dns-safeguards-plans-prod", hashKey="pk", rangeKey=None, pointInTimeRecovery=None)
+    assert any("point-in-time recovery" in p for p in run(v.validate_tables_protected, v.TABLE, by_name))

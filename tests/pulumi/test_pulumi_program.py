@@ -96,7 +96,13 @@ def test_records_form_declares_one_guarded_record_per_plan_set_and_no_aws(mocks,
 
 @pytest.mark.parametrize(("resource", "retire"), [("plan", True), ("records", ["sip"])])
 def test_aws_backend_adds_the_component_scoped_to_the_plans_names(mocks, config, resource, retire):
-    config(planFile=str(PLAN), retireOnDelete=retire, managedNames=["canary"], resource=resource)
+    config(
+        planFile=str(PLAN),
+        retireOnDelete=retire,
+        managedNames=["canary"],
+        resource=resource,
+        trustedPrincipals=["arn:aws:iam::123456789012:role/dns-pipeline"],
+    )
     run_program(mocks)
     (policy,) = mocks.of_type("aws:iam/policy:Policy")
     change = json.loads(policy.inputs["policy"])["Statement"][0]
