@@ -69,7 +69,8 @@ def checked(p: GuardedRecordProvider, zone: str, name: str, values: list[str], *
 
 def live(endpoint: str, zone: str) -> dict:
     r53 = boto3.client("route53", endpoint_url=endpoint, **CREDS)
-    (hz,) = [z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == f"{zone}."]
+    # By name: a shared LocalStack holds more zones than one page of ListHostedZones.
+    (hz,) = [z for z in r53.list_hosted_zones_by_name(DNSName=zone)["HostedZones"] if z["Name"] == f"{zone}."]
     sets = r53.list_resource_record_sets(HostedZoneId=hz["Id"])["ResourceRecordSets"]
     return {(s["Name"], s["Type"]): sorted(v["Value"] for v in s.get("ResourceRecords", [])) for s in sets}
 
