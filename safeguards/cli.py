@@ -28,8 +28,8 @@ from typer.core import TyperCommand
 
 from . import __version__, logs
 from .errors import InvalidInput, PlanInvalid, SafeguardsError, ValueOutOfRange, ZoneNotFound
+from .logs import redact
 from .sqlite_tx import MAX_INT64, state_error
-from .wiring import redact
 
 try:  # typer >= 0.25 ships its own copy of click
     from typer import TyperException as _CliError

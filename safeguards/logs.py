@@ -1,14 +1,46 @@
 """Structured logging: every decision is logged with zone, name, generation and checksum.
 
 `configure(json_lines=True)` writes one JSON object per line to stderr for machines; otherwise a
-readable line per event."""
+readable line per event. Either way the user-info of a URL (``user:password@``) never reaches the
+log: it is written as ``***@``."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
+from typing import Any
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
+
+
+def redact(text: str) -> str:
+    """`text` with every URL's ``user:password@`` written as ``***@``."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redacted(v) for v in value)
+    return value
+
+
+class Redact(logging.Filter):
+    """Rewrites a record's message and fields so that no URL credentials are logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        for key in ("event", "fields"):
+            if hasattr(record, key):
+                setattr(record, key, _redacted(getattr(record, key)))
+        return True
 
 
 class JsonLines(logging.Formatter):
@@ -32,6 +64,7 @@ def configure(*, verbose: bool = False, json_lines: bool = False) -> None:
     logger = logging.getLogger("safeguards")
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(Redact())
     if json_lines:
         handler.setFormatter(JsonLines())
     else:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-import re
 import sqlite3
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,13 +30,13 @@ from .errors import (
     SafeguardsError,
     StateReadOnly,
 )
+from .logs import redact
 from .sqlite_tx import state_error
 from .verify import DnsVerifier
 
 #: Credentials LocalStack and moto accept; used for a loopback endpoint when none are configured.
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 _EMULATOR_HOSTS = {"localhost", "localstack", "moto", "host.docker.internal"}
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 
 
 class _Settings(Protocol):
@@ -70,11 +69,6 @@ class Wiring:
         gate = DnsVerifier(host, port=int(port or 53))
         opts = self.applier.options
         self.applier.options = replace(opts, verifiers=(*opts.verifiers, gate))
-
-
-def redact(text: str) -> str:
-    """`text` with the user-info (``user:password@``) of every URL in it replaced by ``***@``."""
-    return _USERINFO.sub(r"\g<scheme>***@", text)
 
 
 def check_endpoint_url(url: str) -> str:

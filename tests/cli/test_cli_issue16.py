@@ -321,3 +321,19 @@ def test_state_directory_is_0700_and_its_files_0600(tmp_path: Path) -> None:
     assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files), [
         (p.name, oct(p.stat().st_mode)) for p in files
     ]
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_the_decision_log_never_carries_url_credentials(capsys: pytest.CaptureFixture[str], json_lines: bool) -> None:
+    import logging
+
+    from safeguards import logs
+
+    logs.configure(verbose=True, json_lines=json_lines)
+    try:
+        log = logging.getLogger("safeguards.test")
+        log.info("calling %s", "http://admin:hunter2@127.0.0.1:9/", extra={"fields": {"url": "https://k:s@x/"}})
+        err = capsys.readouterr().err
+        assert "hunter2" not in err and "k:s@" not in err and "***@127.0.0.1:9" in err
+    finally:
+        logs.configure()
