@@ -22,6 +22,8 @@ CHECKPOINTS: tuple[str, ...] = (
     "store.recorded",     # applied generation recorded in the plan store
     "cleanup.before",     # about to delete old plans
     "cleanup.after",
+    "decided",            # a repair, rollback or clean-up decided on its read (context: action)
+    "restore.before",     # a failed gate's restore is about to write
 )
 
 

@@ -1,15 +1,19 @@
-"""Safety guards: pure functions from (plan, observed zone, diff, options) to refusals.
+"""Safety guards as data: each guard is a small value with a `name`, whether `--force` may
+override it, and a pure `check(context)` that returns the problems it found (one line each, naming
+the name and the numbers), so a refusal lists every reason at once.
 
-Each check returns the problems it found, one line each naming the name and the numbers, so a
-refusal can list every reason at once. `check_all` raises `GuardRefused` with all of them.
-Only the blast-radius guard yields to `force`; nothing ever overrides never-empty.
+`judge` runs a list of guards (`DEFAULT_GUARDS`, plus any of your own: adding a guard is one class)
+and returns a `Verdict` that travels with the plan: `plan` and `Preview` show it, `apply` calls
+`verdict.raise_if_refused(force=...)`. Only the blast-radius guard yields to `force`; nothing ever
+overrides never-empty.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from .diff import Diff, apply_diff
 from .errors import GuardRefused
@@ -46,9 +50,7 @@ def check_never_empty(plan: Plan, observed: Mapping[RecordKey, RecordSet], diff:
         names_after[r.name] = names_after.get(r.name, 0) + 1
         minimum = plan.min_for(r.key)
         if len(r.values) < minimum:
-            problems.append(
-                f"{r.name} {r.type}: would have {len(r.values)} value(s), fewer than its minimum {minimum}"
-            )
+            problems.append(f"{r.name} {r.type}: would have {len(r.values)} value(s), fewer than its minimum {minimum}")
     retired = set(plan.retire)
     for name in sorted({r.name for r in observed.values()} - retired):
         if names_after.get(name, 0) == 0:
@@ -100,6 +102,123 @@ def check_ownership(
     return problems
 
 
+@dataclass(frozen=True)
+class GuardContext:
+    """What every guard judges: the plan, the observed sets it governs, the ownership markers,
+    the diff, the limits, and whether names may be adopted."""
+
+    plan: Plan
+    observed: Mapping[RecordKey, RecordSet]
+    owners: Mapping[str, str]
+    diff: Diff
+    options: GuardOptions
+    adopt: bool = False
+
+
+@runtime_checkable
+class Guard(Protocol):
+    """One safety guard."""
+
+    name: str
+    forceable: bool  # may `--force` override it?
+
+    def check(self, ctx: GuardContext) -> list[str]: ...
+
+
+# The guards call the module's functions at call time, so a test can swap one out.
+
+
+class ChecksumGuard:
+    name, forceable = "checksum", False
+
+    def check(self, ctx: GuardContext) -> list[str]:
+        return check_checksum(ctx.plan)
+
+
+class OwnershipGuard:
+    name, forceable = "ownership", False
+
+    def check(self, ctx: GuardContext) -> list[str]:
+        return check_ownership(ctx.plan, ctx.observed, ctx.owners, adopt=ctx.adopt)
+
+
+class NeverEmptyGuard:
+    name, forceable = "never-empty", False
+
+    def check(self, ctx: GuardContext) -> list[str]:
+        return check_never_empty(ctx.plan, ctx.observed, ctx.diff)
+
+
+class CapacityGuard:
+    name, forceable = "capacity", False
+
+    def check(self, ctx: GuardContext) -> list[str]:
+        return check_capacity(ctx.diff, ctx.options)
+
+
+class BlastRadiusGuard:
+    name, forceable = "blast-radius", True
+
+    def check(self, ctx: GuardContext) -> list[str]:
+        return check_blast_radius(len(ctx.observed), ctx.diff, ctx.options)
+
+
+DEFAULT_GUARDS: tuple[Guard, ...] = (
+    ChecksumGuard(),
+    OwnershipGuard(),
+    NeverEmptyGuard(),
+    CapacityGuard(),
+    BlastRadiusGuard(),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One guard's verdict."""
+
+    guard: str
+    forceable: bool
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every guard's findings on one change: travels with the plan (`plan`, `Preview`, `apply`)."""
+
+    findings: tuple[Finding, ...]
+
+    def refusals(self, *, force: bool = False) -> list[Finding]:
+        """The findings that refuse the change (with `force`, the forceable ones do not)."""
+        return [f for f in self.findings if f.problems and not (force and f.forceable)]
+
+    def refusal(self, *, force: bool = False) -> GuardRefused | None:
+        """The GuardRefused `apply` raises, or None: first refusing guard named, every problem listed."""
+        refusing = self.refusals(force=force)
+        if not refusing:
+            return None
+        problems = [p for f in refusing for p in f.problems]
+        summary = problems[0] if len(problems) == 1 else f"{problems[0]} (and {len(problems) - 1} more)"
+        return GuardRefused(
+            f"refused by {refusing[0].guard} guard: {summary}", guard=refusing[0].guard, problems=problems
+        )
+
+    def raise_if_refused(self, *, force: bool = False) -> None:
+        refusal = self.refusal(force=force)
+        if refusal is not None:
+            raise refusal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            f.guard: {"ok": not f.problems, "forceable": f.forceable, "problems": list(f.problems)}
+            for f in self.findings
+        }
+
+
+def judge(ctx: GuardContext, guards: Sequence[Guard] = DEFAULT_GUARDS) -> Verdict:
+    """Run every guard on `ctx`."""
+    return Verdict(tuple(Finding(g.name, g.forceable, tuple(g.check(ctx))) for g in guards))
+
+
 def check_all(
     plan: Plan,
     observed: Mapping[RecordKey, RecordSet],
@@ -109,18 +228,7 @@ def check_all(
     *,
     force: bool = False,
     adopt: bool = False,
+    guards: Sequence[Guard] = DEFAULT_GUARDS,
 ) -> None:
-    """Run every guard; raise GuardRefused listing every problem (first guard named)."""
-    found: list[tuple[str, list[str]]] = [
-        ("checksum", check_checksum(plan)),
-        ("ownership", check_ownership(plan, observed, owners, adopt=adopt)),
-        ("never-empty", check_never_empty(plan, observed, diff)),
-        ("capacity", check_capacity(diff, options)),
-    ]
-    if not force:
-        found.append(("blast-radius", check_blast_radius(len(observed), diff, options)))
-    problems = [p for _, ps in found for p in ps]
-    if problems:
-        guard = next(name for name, ps in found if ps)
-        summary = problems[0] if len(problems) == 1 else f"{problems[0]} (and {len(problems) - 1} more)"
-        raise GuardRefused(f"refused by {guard} guard: {summary}", guard=guard, problems=problems)
+    """Run every guard; raise GuardRefused listing every problem (first refusing guard named)."""
+    judge(GuardContext(plan, observed, owners, diff, options, adopt), guards).raise_if_refused(force=force)

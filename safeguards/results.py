@@ -1,0 +1,124 @@
+"""What the enactor reports: the result of an apply (or repair, rollback), a dry run's preview
+with the guards' verdict, and a zone's status. Plain values with `to_dict()` for `--json`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .diff import Diff
+from .errors import GuardRefused, SafeguardsError, StaleGeneration
+from .fence import Fence
+from .guards import Verdict
+from .plan import Plan
+from .planstore import ZoneState
+from .records import RecordSet
+
+Outcome = Literal["applied", "noop", "dry-run", "resumed", "rolled-back", "repaired"]
+
+
+@dataclass
+class ApplyResult:
+    """What an apply (or rollback, or repair) did."""
+
+    zone: str
+    generation: int
+    checksum: str
+    outcome: Outcome
+    diff: Diff | None = None
+    batches: int = 0
+    change_ids: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    rolled_back_to: int | None = None
+    revision: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.diff
+        return {
+            "zone": self.zone,
+            "generation": self.generation,
+            "revision": self.revision,
+            "checksum": self.checksum,
+            "outcome": self.outcome,
+            "creates": [r.to_dict() for r in d.creates] if d else [],
+            "updates": [{"from": o.to_dict(), "to": n.to_dict()} for o, n in d.updates] if d else [],
+            "deletes": [r.to_dict() for r in d.deletes] if d else [],
+            "batches": self.batches,
+            "change_ids": self.change_ids,
+            "warnings": self.warnings,
+            "rolled_back_to": self.rolled_back_to,
+        }
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A dry run: the diff, the live fence and the guards' verdict, nothing written."""
+
+    plan: Plan
+    diff: Diff
+    live: Fence | None
+    stale: StaleGeneration | None
+    verdict: Verdict
+    force: bool = False
+
+    @property
+    def refusal(self) -> GuardRefused | None:
+        """The refusal `apply` would raise (with the same `force`), if any."""
+        return self.verdict.refusal(force=self.force)
+
+    @property
+    def error(self) -> SafeguardsError | None:
+        """The first reason `apply` would stop, if any."""
+        return self.stale or self.refusal
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.diff
+        refusal = self.refusal
+        return {
+            "zone": self.plan.zone,
+            "generation": self.plan.generation,
+            "checksum": self.plan.checksum,
+            "live_generation": self.live.generation if self.live else None,
+            "live_revision": self.live.rev if self.live else None,
+            "creates": [r.to_dict() for r in d.creates],
+            "updates": [{"from": o.to_dict(), "to": n.to_dict()} for o, n in d.updates],
+            "deletes": [r.to_dict() for r in d.deletes],
+            "unchanged": d.unchanged,
+            "stale": str(self.stale) if self.stale else None,
+            "refused": list(refusal.problems) if refusal else [],
+            "guards": self.verdict.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ZoneStatus:
+    """The zone as Route 53 holds it (the truth) next to the plan store's bookkeeping."""
+
+    zone: str
+    fence: Fence | None
+    records: tuple[RecordSet, ...]
+    state: ZoneState
+
+    @property
+    def generation(self) -> int | None:
+        return self.fence.generation if self.fence else None
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.state
+        f = self.fence
+        return {
+            "zone": self.zone,
+            "generation": self.generation,
+            "revision": f.rev if f else None,
+            "content_generation": f.content if f else None,
+            "checksum": f.checksum if f else None,
+            "complete": f.done if f else None,
+            "records": [r.to_dict() for r in self.records],
+            "circuit": {
+                "open": s.circuit_open,
+                "reason": s.circuit_reason,
+                "consecutive_failures": s.consecutive_failures,
+            },
+            "applied_generation": s.applied_generation,
+            "last_known_good": s.last_known_good,
+        }

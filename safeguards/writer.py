@@ -1,0 +1,289 @@
+"""Carrying a decision out: stages → batches → compare-and-set writes → verification, and the
+restore after a failed gate.
+
+The first batch DELETEs the fence the decision read (`Decision.basis`), every later batch the fence
+the previous one wrote, so the whole chain rests on the decision's read. A rejected batch is judged
+from a fresh read: our own batch there (a lost response) → go on; nothing moved → the batch itself
+is invalid (`BatchInvalid`); anything else → `Moved`, and the caller decides again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import decisions as d
+from .diff import ChangeGroup, batch_groups
+from .errors import (
+    BackendError,
+    BatchInvalid,
+    BatchRejected,
+    OutcomeUnknown,
+    RestoreIncomplete,
+    SafeguardsError,
+    Superseded,
+    VerificationFailed,
+)
+from .fence import Fence, ZoneView, cas_batch, fence_reserve
+from .leases import LeaseKeeper
+from .planstore import Lease
+from .ports import Ports
+from .records import Change, ChangeInfo, RecordSet, is_reserved
+from .results import ApplyResult, Outcome
+from .retry import FullJitter, RetryPolicy, stop_after_attempt, stop_after_delay
+from .staging import plan_stages
+
+_OUTCOMES: dict[str, Outcome] = {"apply": "applied", "repair": "repaired", "rollback": "rolled-back"}
+
+
+class Moved(Exception):
+    """The zone moved after the decision (our batch lost its compare-and-set): decide again."""
+
+
+@dataclass
+class Run:
+    """One decision being carried out: what it rests on, what the next batch DELETEs, what was
+    written so far (a restore puts exactly that back)."""
+
+    decision: d.Decision
+    zone_id: str
+    lease: Lease
+    expected: RecordSet | None  # the fence the next batch DELETEs
+    result: ApplyResult
+    last: Fence | None = None  # the fence our last accepted batch wrote
+    written: list[Change] = field(default_factory=list)
+
+    @property
+    def zone(self) -> str:
+        return self.decision.rules.zone
+
+
+class ChainWriter:
+    """Writes decisions as chains of compare-and-set batches, verifies them, restores on failure."""
+
+    def __init__(self, ports: Ports, leases: LeaseKeeper) -> None:
+        self.ports = ports
+        self.leases = leases
+
+    def carry_out(self, decision: d.Decision, zone_id: str, lease: Lease) -> ApplyResult:
+        """Write `decision` stage by stage, verifying each; raises `Moved` if the zone moved
+        under it, VerificationFailed (after a verified restore), Superseded or RestoreIncomplete."""
+        plan, fence = decision.rules, decision.fence
+        outcome = "resumed" if decision.resumed else _OUTCOMES.get(decision.action, "applied")
+        result = ApplyResult(plan.zone, fence.generation, fence.checksum, outcome, decision.diff, revision=fence.rev)
+        run = Run(decision, zone_id, lease, decision.basis.fence_rrset, result)
+        governed = d.governed(plan, decision.basis)
+        stages = plan_stages(decision.groups, set(plan.canary), governed, self.ports.options.weight_step)
+        stages = stages or [("fence", [])]
+        batches = [self._batches(groups, run.expected) for _, groups in stages]
+        total, index = sum(len(b) for b in batches), 0
+        for (label, groups), stage_batches in zip(stages, batches, strict=True):
+            ids: list[str] = []
+            for batch in stage_batches:
+                index += 1
+                info = self._submit(run, [c for g in batch for c in g.changes], index, total)
+                if info is not None:
+                    ids.append(info.id)
+            if groups:
+                self._verify(run, label, groups, ids)
+        return result
+
+    # ------------------------------------------------------------------ writing
+
+    @staticmethod
+    def _batches(groups: list[ChangeGroup], expected: RecordSet | None) -> list[list[ChangeGroup]]:
+        # The fence's DELETE (as read) and CREATE ride in every batch: reserve their records.
+        return batch_groups(groups, reserve_records=fence_reserve(expected), reserve_chars=2 * 600) or [[]]
+
+    def _submit(self, run: Run, changes: list[Change], index: int, total: int) -> ChangeInfo | None:
+        """One compare-and-set batch of the chain that carries `run`'s decision out."""
+        p, decision = self.ports, run.decision
+        fence = (run.last or decision.fence).successor(p.enactor, done=index == total and decision.complete)
+        new = fence.render(run.zone)
+        batch = cas_batch(run.expected, new, changes)
+        self.leases.renew(run.lease, fence.generation, f"before batch {index}/{total}")
+        # A pause here (after the renewal, before the write) is the 2025 stall: only Route 53's
+        # check of the fence inside the batch can catch it.
+        p.events("batch.before", run.zone, fence.generation, index=index, total=total, action=decision.action)
+        comment = f"dns-safeguards gen={fence.generation}.{fence.rev} batch={index}/{total} by={p.enactor}"
+        info: ChangeInfo | None = None
+        try:
+            info = p.call(lambda: p.backend.change_record_sets(run.zone_id, batch, comment), run.zone)
+        except (BatchRejected, OutcomeUnknown) as exc:
+            self._judge_rejection(run, batch, new, exc)
+            p.events("batch.already-applied", run.zone, fence.generation, fence.checksum, index=index)
+        run.expected, run.last = new, fence
+        run.written += changes
+        run.result.batches += 1
+        if info is not None:
+            run.result.change_ids.append(info.id)
+            p.events("batch.applied", run.zone, fence.generation, fence.checksum, index=index, total=total,
+                     changes=len(changes), change_id=info.id)  # fmt: skip
+        p.events("batch.after", run.zone, fence.generation, index=index, total=total)
+        return info
+
+    def _judge_rejection(self, run: Run, batch: list[Change], new: RecordSet, exc: SafeguardsError) -> None:
+        """Route 53 decided, or we do not know what it decided: only a fresh read tells. Returns
+        when our batch is there (a lost response); raises otherwise."""
+        now = self.ports.read(run.zone_id, run.zone)
+        if now.fence_rrset == new:
+            return
+        untouched = now.fence_rrset == run.expected and all(
+            now.by_key.get(c.rrset.key) == c.rrset for c in batch if c.action == "DELETE"
+        )
+        if isinstance(exc, BatchRejected) and untouched:
+            # Nobody wrote in between, so the batch itself is what Route 53 refused.
+            raise BatchInvalid(
+                f"{run.zone}: Route 53 rejected a batch of generation {run.decision.fence.generation} that no other "
+                f"writer caused; nothing of it was applied: {exc}"
+            ) from exc
+        if run.decision.action == "apply":
+            d.check_fresh(run.decision.rules, now.fence)  # a newer generation live: stale, stop
+        self.ports.events("batch.rejected", run.zone, run.decision.fence.generation, reason=str(exc))
+        raise Moved(str(exc)) from exc
+
+    # ------------------------------------------------------------------ verifying
+
+    def _verify(self, run: Run, label: str, groups: list[ChangeGroup], ids: list[str]) -> None:
+        p, decision = self.ports, run.decision
+        zone, gen = run.zone, decision.fence.generation
+        try:
+            if p.options.wait_insync and ids:
+                self._wait_insync(run, ids[-1])
+            problems = _read_back(groups, self._read_settled(run))
+            if decision.action == "apply":
+                expected = [
+                    c.rrset for g in groups for c in g.changes if c.action == "CREATE" and not is_reserved(c.rrset.name)
+                ]
+                for verifier in p.options.verifiers:
+                    problems += [f"{verifier.name}: {x}" for x in verifier.verify(zone, expected)]
+        except Superseded:
+            raise
+        except BackendError as exc:
+            problems = [f"could not verify: {exc}"]
+        if not problems:
+            p.events("stage.verified", zone, gen, stage=label)
+            return
+        p.events("stage.failed", zone, gen, decision.fence.checksum, stage=label, problems=problems)
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        what = f"{zone} generation {gen}: stage '{label}' failed verification ({problems[0]}{more})"
+        if decision.action != "apply":
+            raise VerificationFailed(f"{what}; this {decision.action} was not undone", problems=problems)
+        restored = self._restore(run, what)
+        raise VerificationFailed(
+            f"{what}; restored the previous content (verified), live as {restored.label()}", problems=problems
+        )
+
+    def _read_settled(self, run: Run) -> ZoneView:
+        """A read that shows at least the fence we last wrote. One lagging read (a replica behind
+        our own accepted batch) is not evidence that the batch failed: read again, bounded. A
+        fence that is not ours at or past our sequence means a newer writer owns the zone."""
+        p, ours = self.ports, run.last
+        b = p.options.backoff
+        policy = RetryPolicy(stop=stop_after_attempt(p.options.settle_reads + 1), wait=FullJitter(b.base, b.cap))
+
+        def settled(view: ZoneView) -> bool:
+            seen = view.fence
+            if ours is None or (seen is not None and seen.seq >= ours.seq):
+                return True
+            p.events("read.lagging", run.zone, ours.generation, ours.checksum, seen_seq=seen.seq if seen else None)
+            return False
+
+        after, _ = policy.poll(lambda: p.read(run.zone_id, run.zone), settled, clock=p.clock, rng=p.rng)
+        live = after.fence
+        if ours is not None and live is not None and live.seq >= ours.seq and after.fence_rrset != run.expected:
+            raise Superseded(
+                f"{run.zone}: while generation {ours.label()} was being verified, {live.label()} was written by "
+                f"{live.writer}; it owns the zone now, nothing of ours is restored or written",
+                ours=ours.generation,
+                live=live.generation,
+            )
+        return after
+
+    def _wait_insync(self, run: Run, change_id: str) -> None:
+        p = self.ports
+        b = p.options.insync_backoff
+        # Full jitter, with a floor so a PENDING change is not polled in a tight loop.
+        policy = RetryPolicy(stop=stop_after_delay(p.options.insync_timeout), wait=FullJitter(b.base, b.cap, floor=0.5))
+
+        def insync(info: ChangeInfo) -> bool:
+            if info.status == "INSYNC":
+                return True
+            # The lease stays short: renewed while we wait, so a crash is taken over quickly.
+            self.leases.renew(run.lease, run.decision.fence.generation, "while waiting for INSYNC")
+            return False
+
+        info, done = policy.poll(lambda: p.call(lambda: p.backend.get_change(change_id)), insync, clock=p.clock,
+                                 rng=p.rng)  # fmt: skip
+        if not done:
+            raise BackendError(
+                f"{run.zone}: change {change_id} still {info.status} after {p.options.insync_timeout:.0f} s"
+            )
+
+    # ------------------------------------------------------------------ restoring
+
+    def _restore(self, run: Run, what: str) -> Fence:
+        """Put back exactly what the failed decision's stages changed, as the basis read held it,
+        chained on the fence we last wrote: if anyone wrote after us, they own the zone (stop)."""
+        p, failed = self.ports, run.decision
+        assert run.last is not None
+        touched = [c.rrset.key for c in run.written]
+        try:
+            now = self._read_settled(run)
+            groups = d.restore_groups(failed.basis, now, touched)
+            fence = d.restored_fence(run.last, failed.basis.fence, p.enactor)
+            complete = failed.basis.fence.done if failed.basis.fence else False
+            decision = d.Decision("restore", now, failed.rules, fence, groups, complete=complete)
+            p.events("restore.before", run.zone, fence.generation, fence.checksum, failed=failed.fence.generation)
+            result = ApplyResult(run.zone, fence.generation, fence.checksum, "rolled-back")
+            restore = Run(decision, run.zone_id, run.lease, run.expected, result)
+            batches = self._batches(groups, restore.expected)
+            for i, batch in enumerate(batches, start=1):
+                self._submit(restore, [c for g in batch for c in g.changes], i, len(batches))
+            after = self._read_settled(restore)
+            restored = {c.rrset.key for g in groups for c in g.changes}
+            wrong = [k for k in restored if after.by_key.get(k) != failed.basis.by_key.get(k)]
+            if wrong:
+                live = after.fence.label() if after.fence else "no fence"
+                raise RestoreIncomplete(
+                    f"{what}; the restore did not read back ({len(wrong)} set(s) differ, first {wrong[0][0]} "
+                    f"{wrong[0][1]}); live: {live}"
+                )
+            assert restore.last is not None
+            return restore.last
+        except (Superseded, RestoreIncomplete):
+            raise
+        except Moved as exc:
+            raise self._superseded(run, what, str(exc)) from None
+        except SafeguardsError as exc:
+            raise RestoreIncomplete(f"{what}; the restore failed ({exc}); live: {self._live_label(run)}") from exc
+
+    def _superseded(self, run: Run, what: str, reason: str) -> SafeguardsError:
+        live = self.ports.read(run.zone_id, run.zone).fence
+        if live is None:
+            return RestoreIncomplete(f"{what}; the restore lost its compare-and-set ({reason}) and no fence is live")
+        return Superseded(
+            f"{what}; {live.label()} was written by {live.writer} meanwhile: it owns the zone, nothing restored",
+            ours=run.decision.fence.generation,
+            live=live.generation,
+        )
+
+    def _live_label(self, run: Run) -> str:
+        try:
+            view = self.ports.read(run.zone_id, run.zone)
+        except SafeguardsError as exc:
+            return f"unknown (cannot read the zone: {exc})"
+        return view.fence.label() if view.fence else "no fence"
+
+
+def _read_back(groups: list[ChangeGroup], after: ZoneView) -> list[str]:
+    problems = []
+    for g in groups:
+        created = {c.rrset.key for c in g.changes if c.action == "CREATE"}
+        for c in g.changes:
+            got = after.by_key.get(c.rrset.key)
+            if c.action == "CREATE" and got != c.rrset:
+                seen = list(got.values) if got else "missing"
+                problems.append(f"read-back: {c.rrset.name} {c.rrset.type} is {seen}, expected {list(c.rrset.values)}")
+            elif c.action == "DELETE" and got == c.rrset and c.rrset.key not in created:
+                problems.append(f"read-back: {c.rrset.name} {c.rrset.type} is still there, expected it deleted")
+    return problems
