@@ -41,9 +41,13 @@ from .scheduler import (
     TraceEntry,
     dependent,
 )
-from .world import Kind, World, default_options
+from .world import Kind, World, default_options, endpoint_names
 
 ENACTORS = "ABCDEFGH"
+REPAIRERS = ("R", "S")
+ROLLBACKERS = ("U", "W")
+CLEANERS = ("C1", "C2")
+VANDAL = "V"
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,14 @@ class Scope:
     the newest plan, apply, clean up), and a planner P publishing `plans` plans (g2 ..) while
     they run, on `names` endpoints where g1 is live to begin with. Leases last `lease_ttl`
     virtual seconds (shorter than the applier's 60 s lease wait, so a stalled holder is taken
-    over rather than waited out); `keep` plans are kept by clean-up."""
+    over rather than waited out); `keep` plans are kept by clean-up.
+
+    Recovery actors: `repairers` (R, S) each run `repair` `recoveries` times, `rollbackers`
+    (U, W) `rollback` to the previous plan, `cleaners` (C1, C2) clean-up on its own; `vandal`
+    adds V, which drops the first endpoint to one value (below its minimum of `minimum`, 2 by
+    default when there is a vandal). `history` plans are stored to begin with, the last one
+    live (g1 .. g`history`), so a rollback has somewhere to go; the planner publishes the next
+    `plans` ones. Every recovery actor restarts after a crash like the enactors do."""
 
     kind: Kind = "guarded"
     enactors: int = 2
@@ -63,16 +74,53 @@ class Scope:
     lease_ttl: float = 30.0
     use_lease: bool = True
     keep: int = 1
+    repairers: int = 0
+    rollbackers: int = 0
+    cleaners: int = 0
+    vandal: bool = False
+    history: int = 1
+    recoveries: int = 1
+    minimum: int | None = None
 
     def __post_init__(self) -> None:
-        if not 1 <= self.enactors <= len(ENACTORS):
-            raise ValueError(f"1..{len(ENACTORS)} enactors")
-        if self.plans < 1 or self.names < 1 or self.rounds < 1:
-            raise ValueError("at least one plan, one name and one round")
+        if not 0 <= self.enactors <= len(ENACTORS):
+            raise ValueError(f"0..{len(ENACTORS)} enactors")
+        if self.plans < 0 or self.names < 1 or self.rounds < 1 or self.history < 1 or self.recoveries < 1:
+            raise ValueError("at least one name, one round, one plan of history")
+        if self.repairers > len(REPAIRERS) or self.rollbackers > len(ROLLBACKERS) or self.cleaners > len(CLEANERS):
+            raise ValueError(f"at most {len(REPAIRERS)} repairers, rollbackers and cleaners each")
+
+    @property
+    def min_values(self) -> int:
+        return self.minimum if self.minimum is not None else (2 if self.vandal else 1)
+
+    @property
+    def recovery_actors(self) -> list[str]:
+        return [
+            *REPAIRERS[: self.repairers],
+            *ROLLBACKERS[: self.rollbackers],
+            *CLEANERS[: self.cleaners],
+            *([VANDAL] if self.vandal else []),
+        ]
 
     @property
     def actors(self) -> list[str]:
-        return ["P", *ENACTORS[: self.enactors]]
+        return ["P", *ENACTORS[: self.enactors], *self.recovery_actors]
+
+    def describe(self) -> str:
+        parts = [f"{self.kind}: {self.enactors} enactors x {self.rounds} round(s)"]
+        if self.repairers or self.rollbackers or self.cleaners:
+            parts.append(
+                f"{self.repairers} repairer(s), {self.rollbackers} rollbacker(s), {self.cleaners} cleaner(s)"
+                + (f" x {self.recoveries}" if self.recoveries > 1 else "")
+            )
+        if self.vandal:
+            parts.append("a vandal")
+        first = self.history + 1
+        plans = f"g{first}" + (f"..g{first + self.plans - 1}" if self.plans > 1 else "") if self.plans else "none"
+        parts.append(f"{self.plans} plans ({plans} over g{self.history})")
+        parts.append(f"{self.names} names")
+        return ", ".join(parts)
 
 
 @dataclass
@@ -91,13 +139,23 @@ class RunResult:
 def build(scope: Scope, policy: Policy) -> tuple[World, InvariantChecker, Scheduler]:
     """A fresh world for `scope` (g1 live), its checker, and a scheduler with the actors."""
     options = default_options(lease_ttl=scope.lease_ttl, keep_plans=scope.keep, use_lease=scope.use_lease)
-    world = World.create(scope.kind, scope.names, keep=scope.keep, options=options)
-    world.bootstrap(1, fast=True)
+    mins = {e: scope.min_values for e in endpoint_names(scope.names)} if scope.min_values != 1 else {}
+    world = World.create(scope.kind, scope.names, keep=scope.keep, options=options, min_values=mins)
+    world.bootstrap(scope.history, fast=True, earlier=range(1, scope.history))
     checker = InvariantChecker(world)
     sched = Scheduler(policy=policy, model=world.model, clock=world.clock, delay_seconds=scope.lease_ttl + 1)
-    sched.add_actor("P", world.planner_body(list(range(2, 2 + scope.plans))))
+    first = scope.history + 1
+    sched.add_actor("P", world.planner_body(list(range(first, first + scope.plans))))
     for name in ENACTORS[: scope.enactors]:
         sched.add_actor(name, world.enactor_body(rounds=scope.rounds), restarts=scope.restarts)
+    for name in REPAIRERS[: scope.repairers]:
+        sched.add_actor(name, world.repairer_body(scope.recoveries), restarts=scope.restarts)
+    for name in ROLLBACKERS[: scope.rollbackers]:
+        sched.add_actor(name, world.rollbacker_body(scope.recoveries), restarts=scope.restarts)
+    for name in CLEANERS[: scope.cleaners]:
+        sched.add_actor(name, world.cleaner_body(scope.recoveries), restarts=scope.restarts)
+    if scope.vandal:
+        sched.add_actor(VANDAL, world.vandal_body())
     checker.attach(sched, trust_footprints=True)
     return world, checker, sched
 
@@ -223,11 +281,7 @@ class ExploreResult:
             self.states |= other.states
 
     def summary(self) -> str:
-        s = self.scope
-        what = (
-            f"{s.kind}: {s.enactors} enactors x {s.rounds} round(s), {s.plans} plans, {s.names} names, "
-            f"faults {','.join(self.faults) or 'none'}"
-        )
+        what = f"{self.scope.describe()}, faults {','.join(self.faults) or 'none'}"
         pruned = f" (+{self.pruned} pruned as equivalent)" if self.mode == "exhaustive" else ""
         done = " (complete)" if self.complete else ""
         broken = ", ".join(f"{k}={n}" for k, n in sorted(self.by_invariant.items())) or "none"
@@ -551,6 +605,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--names", type=int, default=2)
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--no-lease", action="store_true", help="enactors run without the plan-store lease")
+    p.add_argument("--repairers", type=int, default=0)
+    p.add_argument("--rollbackers", type=int, default=0)
+    p.add_argument("--cleaners", type=int, default=0)
+    p.add_argument("--vandal", action="store_true", help="something outside the library drops ep1 below its minimum")
+    p.add_argument("--history", type=int, default=1, help="plans stored to begin with (the last one live)")
     p.add_argument("--exhaustive", action="store_true", help="depth-first over every schedule")
     p.add_argument("--max-faults", type=int, default=1, help="faults per schedule (exhaustive)")
     p.add_argument("--schedules", type=int, default=1000, help="random schedules")
@@ -560,7 +619,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--replay", help="comma-separated schedule to run again")
     args = p.parse_args(argv)
-    scope = Scope(args.kind, args.enactors, args.plans, args.names, args.rounds, use_lease=not args.no_lease)
+    scope = Scope(
+        args.kind,
+        args.enactors,
+        args.plans,
+        args.names,
+        args.rounds,
+        use_lease=not args.no_lease,
+        repairers=args.repairers,
+        rollbackers=args.rollbackers,
+        cleaners=args.cleaners,
+        vandal=args.vandal,
+        history=args.history,
+    )
     faults = () if args.faults == "none" else tuple(f for f in args.faults.split(",") if f)
     if args.replay:
         run = replay(scope, args.replay.split(","))
@@ -585,7 +656,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"replay: python -m safeguards.testing.explore --kind {args.kind} --enactors {args.enactors} "
             f"--plans {args.plans} --names {args.names} --rounds {args.rounds}"
-            f"{' --no-lease' if args.no_lease else ''} --replay {','.join(result.first_failure.schedule)}"
+            f"{' --no-lease' if args.no_lease else ''} --repairers {args.repairers} --rollbackers {args.rollbackers} "
+            f"--cleaners {args.cleaners}{' --vandal' if args.vandal else ''} --history {args.history} "
+            f"--replay {','.join(result.first_failure.schedule)}"
         )
     return 1 if result.violating else 0
 

@@ -2,14 +2,32 @@
 the end of a run.
 
 - I1 never empty: every endpoint keeps at least its minimum number of values, from the moment
-  it first had them (once the initial plan is live).
-- I2 monotonic: the live generation never goes down: the zone's fence for the guarded applier,
-  each endpoint's live-plan pointer for the naive enactor.
-- I3 no live deletion: the plan store still holds every live generation and the last known good.
+  it first had them (once the initial plan is live). Damage done outside the library (the
+  world's vandal) lowers that endpoint's floor to what the vandal left until it is repaired:
+  no library write may take it lower.
+- I2 monotonic, and decisions bound to their read. Guarded worlds, on every step that changed
+  the zone:
+  - the fence's rank (generation, revision) never goes down, and the fence never disappears;
+  - an endpoint's content generation (the plan its values come from) goes down only through a
+    write whose new fence has the same generation as the fence it replaced and names that lower
+    content as its content (a rollback or a failed gate's restore), never under a higher one;
+  - a repair never changes the fence's generation or content;
+  - a rollback writes only under the generation that was live when it decided (a rollback of
+    "the previous of N" once N is no longer live is stale);
+  - a repair's, rollback's or restore's write DELETEs the fence its decision read (the
+    ``decided`` checkpoint's seq; for a restore, the fence its writer last wrote), or its own
+    previous batch's fence: never a fence read after the decision.
+  Naive worlds: each endpoint's live-plan pointer never goes down.
+- I3 no live deletion: the plan store still holds the plans the live fence names (its
+  generation and its content) and the last known good.
 - I4 convergence: after the run, one round of a healthy enactor makes the newest (good) plan
-  live on every endpoint.
+  live on every endpoint; if that generation was rolled back or restored (the fence names
+  older content under it), the content it names.
 - I5 nothing lost on bad input: a rejected batch leaves the zone byte-identical (`snapshot()`),
   and a refused plan made no change at all.
+- I6 bounded recovery, the cheap part: a fence that says its content is complete tells the
+  truth (every endpoint holds the content it names), and an apply that ended with a failed gate
+  (VerificationFailed) last wrote a restore naming the previous content.
 - E: an actor died of an exception that is not one of the library's errors (a bug).
 
 A `Violation` carries the step, the trace and the schedule up to it: print it, then replay the
@@ -25,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BatchRejected, SafeguardsError
+from ..fence import Fence, find_fence, parse_fence
 from ..plan import Plan
 from ..records import Change, ChangeInfo, RecordSet
 from .scheduler import DONE, Aborted, Crash, Scheduler, TraceEntry
@@ -41,6 +60,7 @@ INVARIANTS: dict[str, str] = {
     "I3": "no live deletion",
     "I4": "convergence",
     "I5": "nothing lost on bad input",
+    "I6": "bounded recovery",
     "E": "unexpected error",
 }
 
@@ -96,7 +116,14 @@ class InvariantChecker:
         self._changes: Counter[str] = Counter()
         self._active: set[str] = set()
         self._open: set[tuple[Any, ...]] = set()
-        self._fence_max: int | None = None
+        self._rank_max: tuple[int, int] | None = None
+        self._fence: Fence | None = None  # the fence as last checked
+        self._content: dict[str, int | None] = {}  # endpoint -> content generation, as last checked
+        self._floor: dict[str, int] = {}  # endpoint -> what a vandal left (until repaired)
+        self._basis: dict[str, int | None] = {}  # actor -> seq of the fence its next write must DELETE
+        self._intent: dict[str, int] = {}  # rollbacker -> generation live when its rollback decided
+        self._wrote: dict[str, Fence] = {}  # actor -> the last fence it wrote
+        self._actor: str | None = None  # whose step is being checked
         self._pointer_max: dict[str, int] = {}
         self._step: int | None = 0
         self._trust = False
@@ -123,6 +150,37 @@ class InvariantChecker:
             err = self._scheduler.error(entry.actor)
             if err is not None and not isinstance(err, Crash | Aborted | SafeguardsError):
                 self._report("E", ("E", entry.actor), f"{entry.actor} died: {type(err).__name__}: {err}")
+        self._actor = entry.actor
+        if entry.fault == "crash" or entry.checkpoint in (DONE, "round.end"):
+            # A new incarnation (or round) decides afresh.
+            self._intent.pop(entry.actor, None)
+            self._basis.pop(entry.actor, None)
+        try:
+            self._step_checks(entry)
+        finally:
+            self._actor = None
+        self._note_decision(entry)
+
+    def _note_decision(self, entry: TraceEntry) -> None:
+        """Where the step's actor parked says what its next write must rest on."""
+        actor, at, ctx = entry.actor, entry.checkpoint, entry.context
+        if at in ("plan.loaded", "zone.read", "fence.checked") and self.world.roles.get(actor) == "enactor":
+            # An apply deciding (judged by rank and content); a repair or rollback re-reading
+            # after a conflict stays bound to its decision until it decides again.
+            self._basis.pop(actor, None)
+        elif at == "decided" and ctx.get("action") in ("repair", "rollback"):
+            self._basis[actor] = ctx.get("seq")
+            if ctx.get("action") == "rollback":
+                self._intent.setdefault(actor, ctx.get("generation"))  # type: ignore[arg-type]
+        elif at == "restore.before":
+            last = self._wrote.get(actor)
+            self._basis[actor] = last.seq if last else None
+        if entry.checkpoint in (DONE, "round.end") and "VerificationFailed" in str(
+            entry.outcome or entry.context.get("outcome", "")
+        ):
+            self._check_restored(actor)
+
+    def _step_checks(self, entry: TraceEntry) -> None:
         if self._trust:
             written = {obj for obj, mode in entry.footprint if mode == "w"}
             if "zone" not in written and not written & _STORE:
@@ -151,9 +209,10 @@ class InvariantChecker:
         before = len(self.violations)
         w = self.world
         sets = self._last_sets = w.sets()
-        self._check_never_empty(w.values(sets))
+        values = w.values(sets)
+        self._check_never_empty(values)
         if w.kind == "guarded":
-            self._check_fence(w.fence_generation(sets))
+            self._check_guarded(parse_fence(find_fence(sets, w.zone)), values)
         else:
             self._check_pointers(w.pointers(sets))
         self._check_store(sets)
@@ -164,9 +223,16 @@ class InvariantChecker:
         w = self.world
         stored = set(w.store.generations(w.zone))
         if w.kind == "guarded":
-            live = w.fence_generation(sets)
+            fence = parse_fence(find_fence(sets, w.zone))
+            live = fence.generation if fence else None
             if live is not None and live not in stored:
                 self._report("I3", ("I3", "live", live), f"live generation g{live} was deleted from the plan store")
+            if fence is not None and fence.content and fence.content not in stored:
+                self._report(
+                    "I3",
+                    ("I3", "content", fence.content),
+                    f"g{fence.content}, whose content is live (fence {fence.label()}), was deleted from the plan store",
+                )
             lkg = w.store.state(w.zone).last_known_good
             if lkg is not None and lkg not in stored:
                 self._report("I3", ("I3", "lkg", lkg), f"last known good g{lkg} was deleted from the plan store")
@@ -180,23 +246,114 @@ class InvariantChecker:
                     )
 
     def _check_never_empty(self, values: dict[str, tuple[str, ...]]) -> None:
+        vandal = self.world.roles.get(self._actor or "") == "vandal"
         for e, vals in values.items():
             minimum = self.world.min_values.get(e, 1)
             key = ("I1", e)
             if len(vals) >= minimum:
                 self._active.add(e)
+                self._floor.pop(e, None)
                 self._open.discard(key)
-            elif e in self._active:
+            elif vandal and e in self._active and vals:
+                # Damage from outside the library: the floor is what it left, until repaired.
+                self._floor[e] = min(self._floor.get(e, minimum), len(vals))
+            elif e in self._active and len(vals) < self._floor.get(e, minimum):
                 what = "EMPTY" if not vals else f"down to {len(vals)} value(s)"
                 self._report("I1", key, f"{_short(e)} is {what} (minimum {minimum})")
 
-    def _check_fence(self, live: int | None) -> None:
-        top = self._fence_max
-        if top is not None and (live is None or live < top):
-            now = "gone" if live is None else f"g{live}"
-            self._report("I2", ("I2", "fence", top, live), f"the zone's live generation went from g{top} to {now}")
-        if live is not None and (top is None or live > top):
-            self._fence_max = live
+    def _check_guarded(self, fence: Fence | None, values: dict[str, tuple[str, ...]]) -> None:
+        """I2 on the step from the state as last checked to this one, and I6's fence truth."""
+        from .world import generation_of
+
+        content = {e: generation_of(v) if v else None for e, v in values.items()}
+        before, actor = self._fence, self._actor
+        top = self._rank_max
+        if top is not None and (fence is None or fence.rank < top):
+            now = "gone" if fence is None else _rank(fence.rank)
+            self._report(
+                "I2",
+                ("I2", "fence", top, fence.rank if fence else None),
+                f"the zone's fence went from {_rank(top)} to {now}",
+            )
+        if fence is not None and (top is None or fence.rank > top):
+            self._rank_max = fence.rank
+        if before is not None:
+            for e, now_gen in content.items():
+                was = self._content.get(e)
+                if was is None or now_gen is None or now_gen >= was:
+                    continue
+                if fence is not None and fence.generation == before.generation and fence.content == now_gen:
+                    continue  # a rollback or restore inside the generation, naming this content
+                under = f"under {fence.label()}" if fence is not None else "with no fence"
+                self._report(
+                    "I2",
+                    ("I2", "content", e, was, now_gen),
+                    f"{_short(e)} went from g{was}'s content back to g{now_gen}'s {under} (replacing {before.label()})",
+                )
+        if fence is not None and fence != before:
+            self._check_write(actor, before, fence)
+        if fence is not None and fence.done and fence.content:
+            wrong = [f"{_short(e)}=g{g}" for e, g in content.items() if g is not None and g != fence.content]
+            if wrong:
+                self._report(
+                    "I6",
+                    ("I6", "truth", fence.rank, fence.seq),
+                    f"the fence says {fence.label()} is complete but {', '.join(wrong)}",
+                )
+        self._fence, self._content = fence, content
+
+    def _check_write(self, actor: str | None, before: Fence | None, fence: Fence) -> None:
+        """I2 on one actor's fence write: bound to its decision's read, within its role."""
+        writer = fence.writer
+        if actor is None or writer != actor:
+            return  # not this step's actor (a healthy round, a write seen late): rank and content only
+        self._wrote[actor] = fence
+        role = self.world.roles.get(actor)
+        if (
+            role == "repair"
+            and before is not None
+            and (fence.generation, fence.content)
+            != (
+                before.generation,
+                before.content,
+            )
+        ):
+            self._report(
+                "I2",
+                ("I2", "repair", actor, fence.rank),
+                f"repair by {actor} replaced {before.label()} with {fence.label()}: a repair never changes "
+                "the live generation or content",
+            )
+        intent = self._intent.get(actor)
+        if role == "rollback" and intent is not None and fence.generation != intent:
+            self._report(
+                "I2",
+                ("I2", "rollback", actor, fence.rank),
+                f"rollback by {actor} decided while g{intent} was live wrote {fence.label()}"
+                + (f" over {before.label()}" if before else ""),
+            )
+        if actor in self._basis:
+            basis = self._basis[actor]
+            seen = before.seq if before is not None else None
+            if seen != basis:
+                self._report(
+                    "I2",
+                    ("I2", "basis", actor, fence.rank, fence.seq),
+                    f"{role or 'write'} by {actor} wrote {fence.label()} over the fence of seq {seen}, "
+                    f"but decided on seq {basis}: a write resting on a read made after its decision",
+                )
+            self._basis[actor] = fence.seq  # its next batch continues its own chain
+
+    def _check_restored(self, actor: str) -> None:
+        """I6: an apply that ended with a failed gate last wrote a restore naming older content."""
+        last = self._wrote.get(actor)
+        if last is None or last.rev == 0 or last.content >= last.generation:
+            what = last.label() if last else "nothing"
+            self._report(
+                "I6",
+                ("I6", "restore", actor, len(self.violations)),
+                f"{actor}'s gate failed but the last fence it wrote is {what}, not a restore of the previous content",
+            )
 
     def _check_pointers(self, pointers: dict[str, int | None]) -> None:
         for e, g in pointers.items():
@@ -241,10 +398,16 @@ class InvariantChecker:
         self.healthy_outcome = w.healthy_round()
         self.check()
         if target is not None:
-            want = {r.name: tuple(sorted(r.values)) for r in target.records}
+            fence = parse_fence(find_fence(w.sets(), w.zone)) if w.kind == "guarded" else None
+            content = target
+            if fence is not None and fence.generation == target.generation and fence.content != fence.generation:
+                # The newest plan was rolled back (or restored after a failed gate): the content
+                # its fence names is what must be live.
+                content = w.store.get_plan(w.zone, fence.content) or target
+            want = {r.name: tuple(sorted(r.values)) for r in content.records}
             have = w.values()
             wrong = [f"{_short(e)}={w.label(have[e])}" for e in w.endpoints if have[e] != want.get(e, ())]
-            live = w.fence_generation() if w.kind == "guarded" else None
+            live = fence.generation if fence else None
             if wrong or (w.kind == "guarded" and live != target.generation):
                 self._report(
                     "I4",
@@ -305,6 +468,10 @@ class ObservedBackend:
             raise
         self._checker._changes[self.actor] += 1  # accepted: counted as a change, conservatively
         return info
+
+
+def _rank(rank: tuple[int, int]) -> str:
+    return f"g{rank[0]}" + (f".r{rank[1]}" if rank[1] else "")
 
 
 def _short(name: str) -> str:

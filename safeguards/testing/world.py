@@ -7,6 +7,12 @@ empty in 2025), each one A record set whose two values encode the generation of 
 wrote them, so a timeline can say which plan is live where. Plans are staged: the first endpoint
 is the canary, so the guarded applier writes endpoint by endpoint too (canary, then the rest)
 and can stall "after the first endpoint", like the 2025 enactor.
+
+Besides enactors and the planner, the recovery paths are actors too: repairers (`repair`),
+rollbackers (`rollback` to the previous plan), clean-up runs on their own, and a vandal (something
+outside the library, a person at the console) that drops one endpoint below its minimum so the
+repairers have something to do. Each actor's role is kept in `World.roles`: the invariants judge
+a write by what its writer set out to do.
 """
 
 from __future__ import annotations
@@ -117,6 +123,7 @@ class World:
     insync_after: float = 0.0
     bad: set[int] = field(default_factory=set)
     checker: InvariantChecker | None = None
+    roles: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -168,12 +175,15 @@ class World:
             return self.store.get_plan(self.zone, g)
         return None
 
-    def bootstrap(self, generation: int = 1, *, fast: bool = False) -> Plan:
+    def bootstrap(self, generation: int = 1, *, fast: bool = False, earlier: Iterable[int] = ()) -> Plan:
         """Publish plan `generation` and make it live everywhere with a healthy enactor.
+        `earlier`: generations stored before it (a history a rollback can go back to).
 
         `fast`: write the state such a bootstrap leaves (computed once per process and shape of
         world, then copied in one batch and a few store writes): an explorer running thousands
         of schedules saves most of a full apply per schedule."""
+        for g in earlier:
+            self.publish(g)
         if fast:
             return self._fast_bootstrap(generation)
         plan = self.publish(generation)
@@ -293,6 +303,7 @@ class World:
         clean up), with a ``round.end`` checkpoint between rounds."""
 
         def body(ctx: ActorContext) -> str:
+            self.roles[ctx.name] = "enactor"
             outcomes: list[str] = []
             if self.kind == "guarded":
                 applier = self.applier(ctx)
@@ -316,6 +327,7 @@ class World:
         broken = set(bad)
 
         def body(ctx: ActorContext) -> str:
+            self.roles[ctx.name] = "planner"
             store = ctx.guard(self.store, name="store", access=STORE_ACCESS)
             published = []
             for intended in generations:
@@ -323,6 +335,60 @@ class World:
                 published.append(g)
                 ctx.checkpoint("plan.published", generation=g, bad=intended in broken)
             return f"published {', '.join(f'g{g}' for g in published)}" if published else "published nothing"
+
+        return body
+
+    def repairer_body(self, rounds: int = 1) -> ActorBody:
+        """A repairer: `rounds` times `repair` (restore the live content on names below their
+        minimum, finish a half-applied generation), ``round.end`` between rounds."""
+        return self._recovery_body("repair", rounds, lambda a: _describe(a.repair(self.zone)))
+
+    def rollbacker_body(self, rounds: int = 1, *, to: int | None = None) -> ActorBody:
+        """A rollbacker: `rounds` times `rollback` (to the previous plan, or `to`)."""
+        return self._recovery_body("rollback", rounds, lambda a: _describe(a.rollback(self.zone, to=to)))
+
+    def cleaner_body(self, rounds: int = 1) -> ActorBody:
+        """Clean-up on its own (not after an apply): `rounds` times `cleanup`."""
+
+        def clean(applier: Applier) -> str:
+            deleted = applier.cleanup(self.zone)
+            return f"deleted plans {', '.join(f'g{g}' for g in deleted)}" if deleted else "deleted nothing"
+
+        return self._recovery_body("cleanup", rounds, clean)
+
+    def _recovery_body(self, role: str, rounds: int, op: Callable[[Applier], str]) -> ActorBody:
+        def body(ctx: ActorContext) -> str:
+            self.roles[ctx.name] = role
+            applier = self.applier(ctx)
+            outcomes: list[str] = []
+            for r in range(rounds):
+                if r:
+                    ctx.checkpoint("round.end", enactor=ctx.name, round=r, outcome=outcomes[-1])
+                try:
+                    outcomes.append(op(applier))
+                except SafeguardsError as exc:
+                    outcomes.append(f"{type(exc).__name__}: {exc}")
+            return "; ".join(outcomes)
+
+        return body
+
+    def vandal_body(self, endpoint: str | None = None) -> ActorBody:
+        """Something outside the library (a person at the console, another tool) drops
+        `endpoint` (default: the first) to a single value, below its minimum: one unconditional
+        change that no fence sees. What repairs are for."""
+        target = endpoint or self.endpoints[0]
+
+        def body(ctx: ActorContext) -> str:
+            self.roles[ctx.name] = "vandal"
+            model = ctx.guard(self.model, name="zone", access=MODEL_ACCESS)
+            current = next(
+                (r for r in model.list_record_sets(self.zone_id) if r.name == target and r.type == "A"), None
+            )
+            if current is None or len(current.values) < 2:
+                return f"nothing to drop at {target.split('.', 1)[0]}"
+            reduced = RecordSet(current.name, "A", current.ttl, current.values[:1])
+            model.change_record_sets(self.zone_id, [Change("DELETE", current), Change("CREATE", reduced)], "vandal")
+            return f"dropped {target.split('.', 1)[0]} to {reduced.values[0]}"
 
         return body
 
@@ -391,15 +457,33 @@ class World:
             applier.reset_circuit(self.zone)
             note = "circuit reset, then "
         try:
-            result = applier.apply(plan)
-            applier.cleanup(self.zone)
+            text = f"{applier.apply(plan).outcome} g{plan.generation}"
+        except StaleGeneration as exc:
+            # Rolled back (by a rollback, or a failed gate's restore): the content it names stays.
+            text = f"StaleGeneration: {exc}"
         except SafeguardsError as exc:
             return f"{note}{type(exc).__name__}: {exc}"
-        return f"{note}{result.outcome} g{plan.generation}"
+        try:
+            # A healthy round also repairs what is below its minimum (the vandal's damage under
+            # a rolled-back generation, a restore left half-written) and cleans up.
+            repaired = applier.repair(self.zone)
+            if repaired.outcome != "noop":
+                text += f"; {_describe(repaired)}"
+            applier.cleanup(self.zone)
+        except SafeguardsError as exc:
+            return f"{note}{text}; {type(exc).__name__}: {exc}"
+        return f"{note}{text}"
 
 
 #: Record sets a bootstrap leaves, per shape of world (see `World.bootstrap(fast=True)`).
 _BOOTSTRAPPED: dict[tuple[Any, ...], tuple[RecordSet, ...]] = {}
+
+
+def _describe(result: Any) -> str:
+    """``repaired g3.r1``, ``noop g3``, ``rolled-back g3.r1 (to g2)``: one result, short."""
+    rev = f".r{result.revision}" if getattr(result, "revision", 0) else ""
+    to = f" (to g{result.rolled_back_to})" if getattr(result, "rolled_back_to", None) is not None else ""
+    return f"{result.outcome} g{result.generation}{rev}{to}"
 
 
 def _naive_round(naive: NaiveEnactor) -> str:
