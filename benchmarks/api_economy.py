@@ -126,7 +126,7 @@ def measure(n: int) -> list[Run]:
     """Both scenarios at size `n`, ours and unguarded."""
     rig = make_rig()
     tallying = TallyingBackend(rig.model)
-    rig.applier.backend = tallying
+    rig.applier.ports.backend = tallying
     old, new = simple_records(n), simple_records(n, salt=1)
     runs = []
     try:

@@ -97,7 +97,7 @@ def run(quick: bool = False) -> BenchResult:
         model = rig.model
         assert model.rate_limit is not None
         paged = PagedRequests(model, rig.clock, random.Random(1))
-        rig.applier.backend = paged
+        rig.applier.ports.backend = paged
         throttled0 = model.rate_limit.throttled
         plan = plan_of(new, 2)
         v0, w0 = rig.clock.now(), time.perf_counter()

@@ -19,27 +19,26 @@ batch chained on the fence this enactor last wrote: if anyone wrote after us, th
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from . import decisions as d
 from .backend import Route53Backend
 from .bookkeeping import Bookkeeping
 from .checkpoints import NO_CHECKPOINTS, Checkpoint
 from .clock import Clock, SystemClock
-from .diff import Diff, compute_diff
+from .deciders import Deciders
 from .errors import BackendError, InvalidInput, StaleGeneration, ZoneNotFound
 from .events import Events
-from .fence import Fence, ZoneView, check_token
-from .guards import DEFAULT_GUARDS, Guard, GuardContext, GuardOptions, judge
+from .fence import ZoneView, check_token
+from .guards import Guard, GuardOptions
 from .leases import LeaseKeeper
-from .plan import Plan, ensure_valid
+from .plan import Plan
 from .planstore import Lease, PlanStore
 from .ports import Ports
-from .records import RecordKey, RecordSet
 from .results import ApplyResult, Outcome, Preview, ZoneStatus
 from .retry import Backoff
-from .signing import Signer, verify_plan
+from .signing import Signer
 from .verify import Verifier
 from .writer import ChainWriter, Moved
 
@@ -92,6 +91,7 @@ class Applier:
         self.leases = LeaseKeeper(self.ports)
         self.books = Bookkeeping(self.ports)
         self.writer = ChainWriter(self.ports, self.leases)
+        self.decide = Deciders(self.ports, self.books)
 
     # The seams, for callers that read or swap them (the CLI adds gates; benchmarks count calls).
     @property
@@ -106,17 +106,9 @@ class Applier:
     def store(self) -> PlanStore:
         return self.ports.store
 
-    @store.setter
-    def store(self, value: PlanStore) -> None:
-        self.ports.store = value
-
     @property
     def backend(self) -> Route53Backend:
         return self.ports.backend
-
-    @backend.setter
-    def backend(self, value: Route53Backend) -> None:
-        self.ports.backend = value
 
     @property
     def enactor_id(self) -> str:
@@ -131,20 +123,20 @@ class Applier:
         enactor's next apply or `repair` completes)."""
         p = self.ports
         p.events("apply.start", plan.zone, plan.generation, plan.checksum, dry_run=dry_run, force=force)
-        self._admit(plan)
+        self.decide.admit(plan)
         self.books.check_circuit(plan.zone)
         if dry_run:
             preview = self.preview(plan, force=force, adopt=adopt)
             if preview.error:
                 raise preview.error
             return ApplyResult(plan.zone, plan.generation, plan.checksum, "dry-run", preview.diff)
-        self._prepare_gates()
+        self.decide.prepare_gates()
 
         def fenced() -> ApplyResult:
             zone_id = p.zone_id(plan.zone, create=p.options.create_zone)
             p.events("plan.loaded", plan.zone, plan.generation)
             with self.leases.held(plan.zone) as lease:
-                decide = lambda view: self._decide_apply(plan, view, force=force, adopt=adopt)  # noqa: E731
+                decide = lambda view: self.decide.apply(plan, view, force=force, adopt=adopt)  # noqa: E731
                 return self._settle(zone_id, lease, decide, p.read(zone_id, plan.zone))
 
         return self.books.counted(plan.zone, fenced)
@@ -163,7 +155,7 @@ class Applier:
             d.check_fresh(plan, view.fence)
         except StaleGeneration as exc:
             stale = exc
-        verdict = judge(GuardContext(plan, observed, view.owners, diff, p.options.guards, adopt), self._guards())
+        verdict = self.decide.verdict(plan, observed, view, diff, adopt=adopt)
         return Preview(plan, diff, view.fence, stale, verdict, force)
 
     def rollback(self, zone: str, *, to: int | None = None, force: bool = False) -> ApplyResult:
@@ -187,7 +179,7 @@ class Applier:
                     ours=decided.generation,
                     live=live.generation if live else 0,
                 )
-            return self._decide_rollback(view, target, force=force)
+            return self.decide.rollback(view, target, force=force)
 
         decision = decide(first)
         result = self._leased_settle(zone, zone_id, decide, first, decision)
@@ -204,7 +196,7 @@ class Applier:
         first = p.read(zone_id, zone)
 
         def decide(view: ZoneView) -> d.Decision:
-            return self._decide_repair(zone, view, force=force)
+            return self.decide.repair(zone, view, force=force)
 
         decision = decide(first)
         if decision.empty:
@@ -248,63 +240,6 @@ class Applier:
         """Close an open circuit (a person looked at the failures)."""
         self.ports.store.reset_circuit(zone)
         self.ports.events("circuit.reset", zone)
-
-    # ------------------------------------------------------------------ decisions
-
-    def _decide_apply(self, plan: Plan, view: ZoneView, *, force: bool, adopt: bool) -> d.Decision:
-        p = self.ports
-        resumed = d.check_fresh(plan, view.fence)
-        live = view.fence
-        p.events("fence.checked", plan.zone, plan.generation, live=live.generation if live else None)
-        observed, diff = d.plan_diff(plan, view)
-        self._judge(plan, observed, view, diff, force=force, adopt=adopt)
-        rev = live.rev if resumed and live else 0
-        fence = Fence(plan.generation, plan.checksum, plan.owner, p.enactor, live.seq if live else 0, False, rev)
-        return d.Decision("apply", view, plan, fence, d.with_markers(plan, view, diff.groups), diff, resumed=resumed)
-
-    def _decide_repair(self, zone: str, view: ZoneView, *, force: bool) -> d.Decision:
-        p, live = self.ports, view.fence
-        if live is not None:
-            source = self.books.stored(zone, live.content, checksum=live.checksum)
-        else:
-            st = p.store.state(zone)
-            gens = (g for g in (st.last_known_good, st.applied_generation) if g)
-            source = next((plan for g in gens if (plan := self.books.stored(zone, g)) is not None), None)
-        if source is None:
-            raise InvalidInput(f"{zone}: no live or last known good plan in the store to repair from")
-        broken = d.repair_targets(source, view)
-        part = d.restrict(source, broken)
-        diff = compute_diff(part.records, view.governed(part.managed_names()), ())
-        if live is not None:
-            fence = d.next_revision(live, source, p.enactor)
-        else:
-            fence = Fence(source.generation, source.checksum, source.owner, p.enactor, 0, False)
-        decision = d.Decision("repair", view, part, fence, [], diff)
-        if broken:
-            # Judged on everything the live plan governs, under the live plan's own rules.
-            self._judge(source, d.governed(source, view), view, diff, force=force, adopt=False)
-            decision = replace(decision, groups=d.with_markers(part, view, diff.groups))
-        p.events("decided", zone, fence.generation, source.checksum, action="repair", broken=len(broken),
-                 seq=live.seq if live else None)  # fmt: skip
-        return decision
-
-    def _decide_rollback(self, view: ZoneView, to: int, *, force: bool) -> d.Decision:
-        p, live, zone = self.ports, view.fence, view.zone
-        assert live is not None
-        target = self.books.stored(zone, to)
-        if target is None:
-            raise InvalidInput(f"{zone}: generation {to} is not in the plan store")
-        now = self.books.stored(zone, live.content, checksum=live.checksum) if live.content else None
-        gone = (now.managed_names() if now else frozenset(view.owned_by(target.owner))) - target.managed_names()
-        content = d.as_content(target, live.generation, gone)
-        observed, diff = d.plan_diff(content, view)
-        self._judge(content, observed, view, diff, force=force, adopt=False)
-        # Pinned before the write: a clean-up decided on an older read can no longer delete it.
-        if not p.store.pin_plan(zone, to, live.generation):
-            raise InvalidInput(f"{zone}: generation {to} is no longer in the plan store (cleaned up)")
-        p.events("decided", zone, live.generation, target.checksum, action="rollback", to=to, seq=live.seq)
-        fence = d.next_revision(live, target, p.enactor)
-        return d.Decision("rollback", view, content, fence, d.with_markers(content, view, diff.groups), diff)
 
     # ------------------------------------------------------------------ carrying decisions out
 
@@ -357,39 +292,6 @@ class Applier:
             f"{view.zone}: gave up after {p.options.max_cas_attempts} compare-and-set conflicts with other "
             "writers (each time the zone moved after our read); nothing more was applied"
         )
-
-    # ------------------------------------------------------------------ admission
-
-    def _guards(self) -> tuple[Guard, ...]:
-        return (*DEFAULT_GUARDS, *self.ports.options.extra_guards)
-
-    def _judge(
-        self,
-        plan: Plan,
-        observed: Mapping[RecordKey, RecordSet],
-        view: ZoneView,
-        diff: Diff,
-        *,
-        force: bool,
-        adopt: bool,
-    ) -> None:
-        ctx = GuardContext(plan, observed, view.owners, diff, self.ports.options.guards, adopt)
-        judge(ctx, self._guards()).raise_if_refused(force=force)
-
-    def _admit(self, plan: Plan) -> None:
-        """A plan built in code obeys every rule a plan file must, its owner can be fenced, and
-        it is signed when this enactor requires signatures."""
-        ensure_valid(plan)
-        check_token("owner", plan.owner)
-        if self.ports.options.signer is not None:
-            verify_plan(plan, self.ports.options.signer)
-
-    def _prepare_gates(self) -> None:
-        """Gates are checked before the first write: a gate that cannot run is bad input."""
-        for verifier in self.ports.options.verifiers:
-            prepare = getattr(verifier, "prepare", None)
-            if prepare is not None:
-                prepare()
 
 
 def _nothing_to_write(decision: d.Decision) -> bool:

@@ -9,7 +9,7 @@ is invalid (`BatchInvalid`); anything else → `Moved`, and the caller decides a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import decisions as d
 from .diff import ChangeGroup, batch_groups
@@ -23,7 +23,7 @@ from .errors import (
     Superseded,
     VerificationFailed,
 )
-from .fence import Fence, ZoneView, cas_batch, fence_reserve
+from .fence import Fence, ZoneView, cas_batch, fence_reserve, parse_fence
 from .leases import LeaseKeeper
 from .planstore import Lease
 from .ports import Ports
@@ -130,7 +130,7 @@ class ChainWriter:
         untouched = now.fence_rrset == run.expected and all(
             now.by_key.get(c.rrset.key) == c.rrset for c in batch if c.action == "DELETE"
         )
-        if isinstance(exc, BatchRejected) and untouched:
+        if isinstance(exc, BatchRejected) and untouched and self._fence_unmoved(run):
             # Nobody wrote in between, so the batch itself is what Route 53 refused.
             raise BatchInvalid(
                 f"{run.zone}: Route 53 rejected a batch of generation {run.decision.fence.generation} that no other "
@@ -140,6 +140,26 @@ class ChainWriter:
             d.check_fresh(run.decision.rules, now.fence)  # a newer generation live: stale, stop
         self.ports.events("batch.rejected", run.zone, run.decision.fence.generation, reason=str(exc))
         raise Moved(str(exc)) from exc
+
+    def _fence_unmoved(self, run: Run) -> bool:
+        """Whether the fence is still what our rejected batch expected, asked of Route 53 itself:
+        a read may lag (a stale replica shows the old fence after another writer replaced it), a
+        compare-and-set batch of the fence alone cannot. Accepted: nobody wrote, so the rejected
+        batch was invalid on its own (the probe only bumped the fence's sequence)."""
+        p = self.ports
+        expected = parse_fence(run.expected)
+        if expected is None:  # no fence (or not ours) to compare: two reads must agree
+            return p.read(run.zone_id, run.zone).fence_rrset == run.expected
+        probe = replace(expected, writer=p.enactor, seq=expected.seq + 1).render(run.zone)
+        try:
+            p.call(lambda: p.backend.change_record_sets(run.zone_id, cas_batch(run.expected, probe, []), "probe"))
+        except BatchRejected:
+            return False
+        except OutcomeUnknown:
+            if p.read(run.zone_id, run.zone).fence_rrset != probe:
+                return False
+        run.expected, run.last = probe, parse_fence(probe)
+        return True
 
     # ------------------------------------------------------------------ verifying
 

@@ -485,3 +485,21 @@ def test_a_lease_whose_holder_was_killed_is_taken_over_at_once(tmp_path) -> None
         if child.poll() is None:
             child.kill()
             child.wait(10)
+
+
+def test_a_stale_read_after_a_rejected_batch_is_not_taken_for_an_invalid_batch(tmp_path) -> None:
+    """Found by the random exploration (seed 2025/22509): B's second batch lost to A's newer
+    generation; the read that judged the rejection lagged one batch and showed B's own fence, so
+    B called its batch invalid (exit 2). Route 53 itself now answers: a fence-only
+    compare-and-set of the fence B expected is rejected too, so the zone moved: stale."""
+    env = Env(tmp_path, use_lease=False)
+    env.applier().apply(plan(1))
+    pause = Pause("batch.before", index=2)
+    b = Actor(lambda: env.applier("B", pause).apply(plan(2, canary=(f"api.{Z}",))))
+    assert pause.reached.wait(10)
+    env.applier("A").apply(plan(3))
+    env.model.faults.stale_read(1)  # the read that judges B's rejection shows the zone before A's batch
+    pause.release.set()
+    b.join()
+    assert isinstance(b.error, StaleGeneration) and not isinstance(b.error, BatchInvalid), b.error
+    assert env.holds(content(3)) == []

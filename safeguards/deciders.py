@@ -1,0 +1,121 @@
+"""Deciding what to write: each operation's decision from one read of the zone, the guards'
+verdict on it, and the admission of plans and gates before anything is written.
+
+The pure parts (fences, diffs, restores) live in `decisions`; this module adds what a decision
+needs from the plan store (verified stored plans, pins) and the guards configured for the enactor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from . import decisions as d
+from .bookkeeping import Bookkeeping
+from .diff import Diff, compute_diff
+from .errors import InvalidInput
+from .fence import Fence, ZoneView, check_token
+from .guards import DEFAULT_GUARDS, Guard, GuardContext, Verdict, judge
+from .plan import Plan, ensure_valid
+from .ports import Ports
+from .records import RecordKey, RecordSet
+from .signing import verify_plan
+
+
+class Deciders:
+    """Turns reads into decisions for one enactor."""
+
+    def __init__(self, ports: Ports, books: Bookkeeping) -> None:
+        self.ports = ports
+        self.books = books
+
+    def apply(self, plan: Plan, view: ZoneView, *, force: bool, adopt: bool) -> d.Decision:
+        p = self.ports
+        resumed = d.check_fresh(plan, view.fence)
+        live = view.fence
+        p.events("fence.checked", plan.zone, plan.generation, live=live.generation if live else None)
+        observed, diff = d.plan_diff(plan, view)
+        self.judge(plan, observed, view, diff, force=force, adopt=adopt)
+        rev = live.rev if resumed and live else 0
+        fence = Fence(plan.generation, plan.checksum, plan.owner, p.enactor, live.seq if live else 0, False, rev)
+        return d.Decision("apply", view, plan, fence, d.with_markers(plan, view, diff.groups), diff, resumed=resumed)
+
+    def repair(self, zone: str, view: ZoneView, *, force: bool) -> d.Decision:
+        p, live = self.ports, view.fence
+        if live is not None:
+            source = self.books.stored(zone, live.content, checksum=live.checksum)
+        else:
+            st = p.store.state(zone)
+            gens = (g for g in (st.last_known_good, st.applied_generation) if g)
+            source = next((plan for g in gens if (plan := self.books.stored(zone, g)) is not None), None)
+        if source is None:
+            raise InvalidInput(f"{zone}: no live or last known good plan in the store to repair from")
+        broken = d.repair_targets(source, view)
+        part = d.restrict(source, broken)
+        diff = compute_diff(part.records, view.governed(part.managed_names()), ())
+        if live is not None:
+            fence = d.next_revision(live, source, p.enactor)
+        else:
+            fence = Fence(source.generation, source.checksum, source.owner, p.enactor, 0, False)
+        decision = d.Decision("repair", view, part, fence, [], diff)
+        if broken:
+            # Judged on everything the live plan governs, under the live plan's own rules.
+            self.judge(source, d.governed(source, view), view, diff, force=force, adopt=False)
+            decision = replace(decision, groups=d.with_markers(part, view, diff.groups))
+        p.events("decided", zone, fence.generation, source.checksum, action="repair", broken=len(broken),
+                 seq=live.seq if live else None)  # fmt: skip
+        return decision
+
+    def rollback(self, view: ZoneView, to: int, *, force: bool) -> d.Decision:
+        p, live, zone = self.ports, view.fence, view.zone
+        assert live is not None
+        target = self.books.stored(zone, to)
+        if target is None:
+            raise InvalidInput(f"{zone}: generation {to} is not in the plan store")
+        now = self.books.stored(zone, live.content, checksum=live.checksum) if live.content else None
+        gone = (now.managed_names() if now else frozenset(view.owned_by(target.owner))) - target.managed_names()
+        content = d.as_content(target, live.generation, gone)
+        observed, diff = d.plan_diff(content, view)
+        self.judge(content, observed, view, diff, force=force, adopt=False)
+        # Pinned before the write: a clean-up decided on an older read can no longer delete it.
+        if not p.store.pin_plan(zone, to, live.generation):
+            raise InvalidInput(f"{zone}: generation {to} is no longer in the plan store (cleaned up)")
+        p.events("decided", zone, live.generation, target.checksum, action="rollback", to=to, seq=live.seq)
+        fence = d.next_revision(live, target, p.enactor)
+        return d.Decision("rollback", view, content, fence, d.with_markers(content, view, diff.groups), diff)
+
+    def guards(self) -> tuple[Guard, ...]:
+        return (*DEFAULT_GUARDS, *self.ports.options.extra_guards)
+
+    def judge(
+        self,
+        plan: Plan,
+        observed: Mapping[RecordKey, RecordSet],
+        view: ZoneView,
+        diff: Diff,
+        *,
+        force: bool,
+        adopt: bool,
+    ) -> None:
+        self.verdict(plan, observed, view, diff, adopt=adopt).raise_if_refused(force=force)
+
+    def admit(self, plan: Plan) -> None:
+        """A plan built in code obeys every rule a plan file must, its owner can be fenced, and
+        it is signed when this enactor requires signatures."""
+        ensure_valid(plan)
+        check_token("owner", plan.owner)
+        if self.ports.options.signer is not None:
+            verify_plan(plan, self.ports.options.signer)
+
+    def prepare_gates(self) -> None:
+        """Gates are checked before the first write: a gate that cannot run is bad input."""
+        for verifier in self.ports.options.verifiers:
+            prepare = getattr(verifier, "prepare", None)
+            if prepare is not None:
+                prepare()
+
+    def verdict(
+        self, plan: Plan, observed: Mapping[RecordKey, RecordSet], view: ZoneView, diff: Diff, *, adopt: bool
+    ) -> Verdict:
+        """Every guard's findings, none raised (what `plan` and `Preview` show)."""
+        return judge(GuardContext(plan, observed, view.owners, diff, self.ports.options.guards, adopt), self.guards())
