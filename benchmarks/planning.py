@@ -133,18 +133,18 @@ def _load(path: str, loader: str) -> Any:
 def pipeline(plan_path: str, observed: list[Any], loader: str = "shipped") -> dict[str, Any]:
     """Load + validate, diff, guards, batch: the applier's planning path without I/O to Route 53.
     Returns seconds per stage and what was planned."""
-    from safeguards.diff import batch_groups, compute_diff, managed_observed
-    from safeguards.fence import marker_owners
+    from safeguards.decisions import plan_diff
+    from safeguards.diff import batch_groups
+    from safeguards.fence import ZoneView
     from safeguards.guards import GuardOptions, check_all
 
     c0 = time.process_time()
     t0 = time.perf_counter()
     plan = _load(plan_path, loader)
     t1 = time.perf_counter()
-    owners = marker_owners(observed)
-    owned = {name for name, owner in owners.items() if owner == plan.owner}
-    governed = managed_observed(observed, plan.managed_names() | owned)
-    diff = compute_diff(plan.records, governed, plan.retire)
+    view = ZoneView.of(plan.zone, observed)  # the library's own path: one read, then the decision
+    governed, diff = plan_diff(plan, view)
+    owners = view.owners
     t2 = time.perf_counter()
     check_all(plan, governed, owners, diff, GuardOptions())
     t3 = time.perf_counter()

@@ -40,9 +40,8 @@ import pulumi
 import pulumi.dynamic as dyn
 
 from safeguards.applier import Applier, ApplyOptions, ApplyResult
-from safeguards.diff import managed_observed
-from safeguards.errors import FenceLost, GuardRefused, InvalidInput, PlanInvalid, StaleGeneration
-from safeguards.fence import find_fence, marker_owners, parse_fence
+from safeguards.errors import GuardRefused, InvalidInput, LeaseLost, PlanInvalid, StaleGeneration
+from safeguards.fence import ZoneView
 from safeguards.plan import Plan, parse_plan
 from safeguards.records import RecordKey, RecordSet, fqdn
 
@@ -317,10 +316,10 @@ class GuardedRecordProvider(dyn.ResourceProvider):
             live = eng.backend.list_record_sets(eng.backend.resolve_zone(zone, create=eng.options.create_zone))
         except InvalidInput as exc:
             raise InvalidInput(f"{label}: {exc}") from exc
-        fence = parse_fence(find_fence(live, zone))
-        owned = {name for name, owner in marker_owners(live).items() if owner == eng.owner}
-        governed = managed_observed(live, owned)
-        by_key = {r.key: r for r in live}
+        view = ZoneView.of(zone, live)
+        fence = view.fence
+        governed = view.governed(view.owned_by(eng.owner))
+        by_key = view.by_key
 
         if old is not None:  # compare-and-set against what this stack last applied
             current = by_key.get(old.key)
@@ -389,7 +388,7 @@ class GuardedRecordProvider(dyn.ResourceProvider):
         while True:
             try:
                 return eng.store.acquire_lease(zone, holder, eng.options.lease_ttl)
-            except FenceLost:
+            except LeaseLost:
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(delay)

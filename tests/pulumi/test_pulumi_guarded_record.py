@@ -80,7 +80,7 @@ def test_check_normalizes_with_the_library_rules(provider):
         ({"name": "www.example.org."}, "name", "outside the zone"),
         ({"type": "CNAME", "values": ["a.example.net", "b.example.net"]}, "values", "exactly one value"),
         ({"min_values": 3.0}, "min_values", "more than its 2 value(s)"),
-        ({"set_identifier": "blue"}, "set_identifier", "go together"),
+        ({"set_identifier": "blue"}, "set_identifier", "goes with exactly one routing field"),
         ({"name": "_dnssg.api"}, "name", "reserved"),
     ],
 )
