@@ -13,6 +13,7 @@ from .clock import Clock, SystemClock, VirtualClock
 from .diff import ChangeGroup, Diff, batch_groups, compute_diff
 from .errors import (
     BackendError,
+    BatchInvalid,
     BatchRejected,
     CircuitOpen,
     CredentialsMissing,
@@ -20,21 +21,27 @@ from .errors import (
     FenceLost,
     GuardRefused,
     InvalidInput,
+    LeaseLost,
     OutcomeUnknown,
+    PlanIntegrityError,
     PlanInvalid,
     PriorRequestNotComplete,
+    RestoreIncomplete,
     SafeguardsError,
     StaleGeneration,
+    Superseded,
     Throttled,
     VerificationFailed,
     ZoneNotFound,
 )
-from .guards import GuardOptions
+from .fence import Fence, ZoneView
+from .guards import DEFAULT_GUARDS, Guard, GuardContext, GuardOptions, Verdict
 from .health import HealthSource, HealthVerifier, StaticHealthSource, assess, prune_unhealthy
 from .plan import Plan, load_plan, parse_plan, plan_to_document
 from .planstore import Lease, PlanStore, ZoneState
 from .records import Change, ChangeInfo, RecordSet
-from .retry import Backoff
+from .retry import Backoff, FullJitter, RetryPolicy, stop_after_attempt, stop_after_delay
+from .signing import HmacSigner, Signer, sign_plan, verify_plan
 from .stores.sqlite import SqlitePlanStore
 from .verify import DnsVerifier, Verifier
 
@@ -42,12 +49,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CHECKPOINTS",
+    "DEFAULT_GUARDS",
     "NO_CHECKPOINTS",
     "Applier",
     "ApplyOptions",
     "ApplyResult",
     "BackendError",
     "Backoff",
+    "BatchInvalid",
     "BatchRejected",
     "Change",
     "ChangeGroup",
@@ -60,34 +69,47 @@ __all__ = [
     "DnsVerifier",
     "EndpointUnavailable",
     "Faults",
+    "Fence",
     "FenceLost",
+    "FullJitter",
+    "Guard",
+    "GuardContext",
     "GuardOptions",
     "GuardRefused",
     "HealthSource",
     "HealthVerifier",
+    "HmacSigner",
     "InvalidInput",
     "Lease",
+    "LeaseLost",
     "OutcomeUnknown",
     "Plan",
+    "PlanIntegrityError",
     "PlanInvalid",
     "PlanStore",
     "Preview",
     "PriorRequestNotComplete",
     "RecordSet",
+    "RestoreIncomplete",
+    "RetryPolicy",
     "Route53Backend",
     "SafeguardsError",
+    "Signer",
     "SqlitePlanStore",
     "StaleGeneration",
     "StaticHealthSource",
     "StrictRoute53",
+    "Superseded",
     "SystemClock",
     "Throttled",
+    "Verdict",
     "VerificationFailed",
     "Verifier",
     "VirtualClock",
     "ZoneNotFound",
     "ZoneState",
     "ZoneStatus",
+    "ZoneView",
     "assess",
     "batch_groups",
     "compute_diff",
@@ -95,4 +117,8 @@ __all__ = [
     "parse_plan",
     "plan_to_document",
     "prune_unhealthy",
+    "sign_plan",
+    "stop_after_attempt",
+    "stop_after_delay",
+    "verify_plan",
 ]

@@ -35,6 +35,8 @@ class Checkpoint(Protocol):
 
 
 class _NoCheckpoints:
+    """The production hook: every checkpoint is a no-op."""
+
     __slots__ = ()
 
     def __call__(self, name: str, **context: Any) -> None:
