@@ -99,9 +99,29 @@ def ipv6(value: str) -> str:
     try:
         if "%" in text:  # a scope id is meaningless in DNS
             raise ValueError(text)
-        return ipaddress.IPv6Address(text).compressed
+        return compress_ipv6(int(ipaddress.IPv6Address(text)))
     except ValueError:
         raise ValueError(f"bad IPv6 address {value!r}") from None
+
+
+def compress_ipv6(number: int) -> str:
+    """RFC 5952 text of an IPv6 address, all hex: the longest run (first on a tie) of two or more
+    zero groups becomes `::`. Python 3.13's `compressed` writes IPv4-mapped addresses as
+    `::ffff:192.0.2.1` where 3.11 writes `::ffff:c000:201`; one form on every version keeps a plan's
+    checksum the same for every enactor (the 3.11 form, so live fences stay valid)."""
+    groups = [(number >> (112 - 16 * i)) & 0xFFFF for i in range(8)]
+    best_start, best_len, start = -1, 1, -1
+    for i, g in enumerate([*groups, 1]):
+        if g == 0 and start < 0:
+            start = i
+        elif g != 0 and start >= 0:
+            if i - start > best_len:
+                best_start, best_len = start, i - start
+            start = -1
+    text = [f"{g:x}" for g in groups]
+    if best_start < 0:
+        return ":".join(text)
+    return ":".join(text[:best_start]) + "::" + ":".join(text[best_start + best_len :])
 
 
 # --------------------------------------------------------------------------- quoted strings

@@ -862,3 +862,26 @@ def test_simple_and_weighted_checksums_are_unchanged_by_the_routing_model() -> N
 def test_routing_problems_name_the_record(records: list[dict], needle: str) -> None:
     found = problems(doc(*records))
     assert any(needle in p and p.startswith("records[") for p in found), found
+
+
+# ------------------------------------------------------------------ checksum vectors (every Python version)
+
+#: Pinned on 3.11; CI runs these on 3.11 and 3.13. The AAAA vector is the one 3.13's ipaddress
+#: wrote differently (`::ffff:192.0.2.1`), giving one plan two checksums.
+CHECKSUM_VECTORS = [
+    ([rec("v6", "AAAA", ["::FFFF:192.0.2.1", "2001:DB8:0:0:1:0:0:1"])],
+     "733df00709a9ea9e81ece6fe50076fa74a227cbdfd8c709b806c9c7c19f69dc0"),
+    ([rec("app", set_identifier="blue", weight=90), rec("www", values=["192.0.2.9"])],
+     "44d7ced39e7755350ee896a59ec04abc7a6c4e32427c8fcaa4f60923d2f2112b"),
+    (every_policy(), "b1715272b47c0037079c8433d3066f13b4d71ded3ae363684166fd4b78ba6023"),
+]
+
+
+@pytest.mark.parametrize(("records", "checksum"), CHECKSUM_VECTORS)
+def test_checksum_vectors_are_the_same_on_every_python(records: list[dict], checksum: str) -> None:
+    assert parse_plan(doc(*records)).checksum == checksum
+
+
+def test_ipv4_mapped_aaaa_is_written_in_hex_on_every_python() -> None:
+    assert normalize_value("AAAA", "::ffff:192.0.2.1") == "::ffff:c000:201"
+    assert normalize_value("AAAA", "1:0:0:1:0:0:0:1") == "1:0:0:1::1"
