@@ -372,17 +372,20 @@ def plan(
     plan_file: PlanFileArg,
     force: Annotated[bool, typer.Option("--force", help="Judge as apply --force would.")] = False,
     adopt: Annotated[bool, typer.Option("--adopt", help="Judge as apply --adopt would.")] = False,
+    create_zone: Annotated[bool, typer.Option("--create-zone", help="Judge as apply --create-zone would.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a plan and show its diff against the zone, with every guard's verdict (and the
-    circuit's state). Writes nothing; exits with the code apply would (0, 3, 4 or 6)."""
+    circuit's state). Writes nothing; exits with the code apply would (0, 2, 3, 4 or 6)."""
     p = _load(plan_file)
     applier = _wiring().applier
+    zone_error = _missing_zone(applier, p.zone)
     preview = applier.preview(p, force=force, adopt=adopt)
     circuit = applier.store.state(p.zone)
     circuit_error = _circuit_error(p.zone, circuit)
     if as_json:
         doc = preview.to_dict()
+        doc["zone_missing"] = zone_error.message if zone_error else None
         doc["circuit"] = {
             "open": bool(circuit.circuit_open),
             "reason": circuit.circuit_reason or None,
@@ -399,11 +402,13 @@ def plan(
                 err.print(f"  [yellow]-[/] {_esc(prob)}")
         if circuit_error is not None:
             err.print(f"[red]circuit open:[/] {_esc(circuit_error.message)}")
-        if not preview.error and circuit_error is None:
+        if zone_error is not None:
+            err.print(f"[red]no such zone:[/] {_esc(zone_error.message)}")
+        if not preview.error and circuit_error is None and zone_error is None:
             out.print("[green]plan is valid; guards pass; circuit closed[/]")
-        elif not preview.error:
+        elif not preview.error and zone_error is None:
             out.print("[yellow]plan is valid and guards pass, but apply exits 6 until the circuit is reset[/]")
-    error = preview.error or circuit_error
+    error = zone_error or preview.error or circuit_error
     if error:
         raise typer.Exit(error.exit_code)
 
@@ -460,7 +465,11 @@ def apply(
         for v in report.disputed:
             err.print(f"[yellow]health:[/] kept despite signals {_esc(v.line())}")
     if dry_run:
-        preview = _wiring().applier.preview(p, force=force, adopt=adopt)
+        applier = _wiring().applier
+        missing = _missing_zone(applier, p.zone)
+        if missing is not None:
+            raise missing
+        preview = applier.preview(p, force=force, adopt=adopt)
         if as_json:
             print(json.dumps({**preview.to_dict(), "outcome": "dry-run"}, indent=2))
         else:
@@ -670,6 +679,17 @@ def _change_label(old: Any, new: Any) -> str:
 def _values_change(old: Any, new: Any) -> str:
     before, after = ", ".join(old.values), ", ".join(new.values)
     return f"{before} -> {after}" if before != after else f"{after} (values unchanged)"
+
+
+def _missing_zone(applier: Any, zone: str) -> ZoneNotFound | None:
+    """The ZoneNotFound apply would raise for `zone` (it creates zones only when asked), or None."""
+    if applier.options.create_zone:
+        return None
+    try:
+        applier.backend.resolve_zone(zone)
+    except ZoneNotFound as exc:
+        return ZoneNotFound(f"{exc.message}; apply --create-zone creates it (check the zone name first)")
+    return None
 
 
 def _circuit_error(zone: str, state: Any) -> SafeguardsError | None:

@@ -158,6 +158,14 @@ def test_a_plan_for_another_zone_never_creates_a_hosted_zone(tmp_path: Path) -> 
     other.write_text(write_plan(tmp_path, 1, ["192.0.2.1"]).read_text().replace("example.com", "example.net"))
     line = one_error_line(run(tmp_path, "apply", str(other), check=2))
     assert "example.net." in line and "--create-zone" in line
+    # plan and apply --dry-run say so too (they exit as apply would), and write nothing.
+    before = state_files(tmp_path)
+    proc = run(tmp_path, "plan", str(other), check=2)
+    assert "no such zone" in proc.stderr and "--create-zone" in proc.stderr
+    assert json.loads(run(tmp_path, "plan", str(other), "--json", check=2).stdout)["zone_missing"]
+    assert "--create-zone" in one_error_line(run(tmp_path, "apply", str(other), "--dry-run", check=2))
+    run(tmp_path, "plan", str(other), "--create-zone", check=0)
+    assert state_files(tmp_path) == before
     run(tmp_path, "status", "-z", "example.net", check=2)  # still no such zone
     run(tmp_path, "apply", str(other), "--create-zone", check=0)
     assert status(tmp_path)["generation"] == 1
