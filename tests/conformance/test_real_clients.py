@@ -100,3 +100,36 @@ def test_resource_record_sets_changed_waiter_waits_for_insync(target: Target) ->
     model = client.get_waiter("resource_record_sets_changed").config
     Waiter("ResourceRecordSetsChanged", model, get_change).wait(Id=info.id, WaiterConfig={"Delay": 0})
     assert polls[0] == "PENDING" and polls[-1] == "INSYNC" and len(polls) >= 3
+
+
+WAITER_PORT = 4599  # its own instance: insync_after > 0 must not slow the suites sharing 4566
+
+
+@pytest.mark.dnssg_localstack
+def test_waiter_waits_for_pending_on_strict_localstack() -> None:
+    """botocore's resource_record_sets_changed waiter against the strict LocalStack provider sees
+    PENDING, then INSYNC once DNSSG_ROUTE53_INSYNC_AFTER seconds have passed."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "DNSSG_ROUTE53_INSYNC_AFTER": "3"}
+    started = subprocess.run([f"{root}/localstack/start", "--port", str(WAITER_PORT)], capture_output=True,
+                             text=True, env=env, timeout=300, check=False)
+    assert started.returncode == 0, started.stderr
+    try:
+        endpoint = started.stdout.strip().splitlines()[-1]
+        client = boto3.client("route53", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
+                              aws_secret_access_key="testing")
+        import requests
+
+        requests.post(f"{endpoint}/_dnssg/settings", json={"insync_after": 3}, timeout=10)
+        zone_id = client.create_hosted_zone(Name="waiter.example.", CallerReference=str(os.getpid()))[
+            "HostedZone"]["Id"]
+        info = client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{
+            "Action": "CREATE", "ResourceRecordSet": {"Name": "w.waiter.example.", "Type": "A", "TTL": 60,
+                                                      "ResourceRecords": [{"Value": "192.0.2.1"}]}}]})["ChangeInfo"]
+        assert client.get_change(Id=info["Id"])["ChangeInfo"]["Status"] == "PENDING"
+        client.get_waiter("resource_record_sets_changed").wait(Id=info["Id"],
+                                                               WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+        assert client.get_change(Id=info["Id"])["ChangeInfo"]["Status"] == "INSYNC"
+    finally:
+        subprocess.run([f"{root}/localstack/stop", "--port", str(WAITER_PORT)], capture_output=True, timeout=60,
+                       check=False)
