@@ -108,3 +108,19 @@ KNOWN_GAPS: dict[str, dict[str, str]] = {
         "test_get_change_pending_then_insync": "insync_after is 0 on the shared instance: INSYNC at the first GetChange"
     },
 }
+
+
+def markdown_table() -> str:
+    """The emulator-gaps table of docs/route53.md (regenerate: `python tests/conformance/gaps.py`)."""
+    backends = ["moto", "localstack-stock", "localstack-strict"]
+    tests = sorted({test for backend in backends for test in KNOWN_GAPS[backend]})
+    lines = ["| behaviour (test) | " + " | ".join(backends) + " |", "|---|" + "---|" * len(backends)]
+    for test in tests:
+        reason = next(KNOWN_GAPS[b][test] for b in backends if test in KNOWN_GAPS[b])
+        marks = " | ".join("gap" if test in KNOWN_GAPS[b] else "ok" for b in backends)
+        lines.append(f"| `{test}`: {reason} | {marks} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

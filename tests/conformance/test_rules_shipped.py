@@ -27,5 +27,13 @@ def test_plugin_ships_the_current_rules() -> None:
     )
 
 
+def test_docs_list_the_measured_gaps() -> None:
+    from gaps import markdown_table
+
+    assert markdown_table() in (ROOT / "docs" / "route53.md").read_text(), (
+        "tests/conformance/gaps.py changed: paste `python tests/conformance/gaps.py` into docs/route53.md"
+    )
+
+
 if __name__ == "__main__":
     STAMP.write_text(rules_hash() + "\n")
