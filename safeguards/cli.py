@@ -285,19 +285,32 @@ def handle_errors(json_flag: str = "as_json") -> Callable[[F], F]:
 
 def _fail_with(exc: SafeguardsError, as_json: bool) -> None:
     message, problems = exc.message, list(exc.problems)
-    if isinstance(exc, PlanInvalid) and len(problems) > 1 and message.endswith(": " + problems[0]):
-        # The library's message is "<file>: N problem(s): <first problem>": the header says how
-        # many, the lines below say which (each once).
+    if isinstance(exc, PlanInvalid) and problems and message.endswith(": " + problems[0]):
+        # The library's message is "<file>: N problem(s): <first problem>". One problem: that one
+        # line says it all. Several: the header says how many, the lines below say which.
+        if len(problems) == 1:
+            _fail(message, [message], exc.exit_code, as_json, kind=type(exc).__name__, listed=problems)
         message = message[: -len(problems[0]) - 2]
     _fail(message, problems, exc.exit_code, as_json, kind=type(exc).__name__)
 
 
-def _fail(message: str, problems: Sequence[str], code: int, as_json: bool, *, kind: str) -> None:
+def _fail(
+    message: str,
+    problems: Sequence[str],
+    code: int,
+    as_json: bool,
+    *,
+    kind: str,
+    listed: Sequence[str] | None = None,
+) -> None:
+    """Print the error (one line, then one per further problem; --json: one object) and exit.
+    `listed`: the problems for --json when they differ from the lines printed."""
     message = redact(message)
     problems = [redact(p) for p in problems]
     extra = [p for p in problems if p != message]
     if as_json:
-        print(json.dumps({"error": message, "kind": kind, "problems": list(problems), "exit_code": code}))
+        shown = [redact(p) for p in listed] if listed is not None else list(problems)
+        print(json.dumps({"error": message, "kind": kind, "problems": shown, "exit_code": code}))
     else:
         err.print(f"[bold red]error:[/] {_esc(message)}")
         for p in extra:

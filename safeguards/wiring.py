@@ -107,7 +107,8 @@ def prepare_state_dir(state: Path) -> None:
         raise InvalidInput(f"state directory {state} exists and is not a directory (see --state)") from None
     except OSError as exc:
         raise StateReadOnly(
-            f"state directory {state}: {exc.strerror}: make it writable, or choose another with --state"
+            f"state directory {state}: cannot create it ({exc.strerror}): make its parent writable, "
+            "or choose another with --state"
         ) from exc
     if not state.is_dir():
         raise InvalidInput(f"state directory {state} exists and is not a directory (see --state)")

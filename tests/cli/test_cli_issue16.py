@@ -345,3 +345,17 @@ def test_the_decision_log_never_carries_url_credentials(capsys: pytest.CaptureFi
         assert "hunter2" not in err and "k:s@" not in err and "***@127.0.0.1:9" in err
     finally:
         logs.configure()
+
+
+def test_a_plan_with_one_problem_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "f.yaml"
+    bad.write_text("zone: example.com\ngeneration: 1.5\nrecords: [{name: a, type: A, ttl: 60, values: [192.0.2.1]}]\n")
+    line = one_error_line(run(tmp_path, "plan", str(bad), check=2))
+    assert "generation" in line and "1.5" in line
+    doc = json.loads(run(tmp_path, "plan", str(bad), "--json", check=2).stdout)
+    assert len(doc["problems"]) == 1 and doc["problems"][0] in doc["error"]
+
+
+def test_a_state_directory_that_cannot_be_created_exits_7(tmp_path: Path) -> None:
+    proc = run_env(tmp_path, {"DNS_SAFEGUARDS_STATE": "/proc/no/such/state"}, "status", "-z", "example.com")
+    assert proc.returncode == 7 and "cannot create" in one_error_line(proc)
