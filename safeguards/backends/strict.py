@@ -160,6 +160,7 @@ class _MemoryZone:
         self.name = name
         self.by_name: dict[str, dict[RecordKey, RecordSet]] = {}
         self._sorted: list[RecordSet] | None = None
+        self._count = 0
 
     def get(self, key: RecordKey) -> RecordSet | None:
         return self.by_name.get(key[0], {}).get(key)
@@ -168,16 +169,18 @@ class _MemoryZone:
         return list(self.by_name.get(name, {}).values())
 
     def count(self) -> int:
-        return sum(len(sets) for sets in self.by_name.values())
+        return self._count
 
     def put(self, rrset: RecordSet) -> None:
-        self.by_name.setdefault(rrset.name, {})[rrset.key] = rrset
+        sets = self.by_name.setdefault(rrset.name, {})
+        self._count += rrset.key not in sets
+        sets[rrset.key] = rrset
         self._sorted = None
 
     def delete(self, key: RecordKey) -> None:
         sets = self.by_name.get(key[0])
         if sets is not None:
-            sets.pop(key, None)
+            self._count -= sets.pop(key, None) is not None
             if not sets:
                 del self.by_name[key[0]]
         self._sorted = None
