@@ -33,8 +33,8 @@ from .events import Events
 from .fence import ZoneView, check_token
 from .guards import Guard, GuardOptions
 from .leases import LeaseKeeper
-from .plan import Plan
-from .planstore import Lease, PlanStore
+from .plan import DEFAULT_OWNER, Plan
+from .planstore import Lease, PlanStore, scope
 from .ports import Ports
 from .results import ApplyResult, Outcome, Preview, ZoneStatus
 from .retry import Backoff
@@ -124,7 +124,8 @@ class Applier:
         p = self.ports
         p.events("apply.start", plan.zone, plan.generation, plan.checksum, dry_run=dry_run, force=force)
         self.decide.admit(plan)
-        self.books.check_circuit(plan.zone)
+        key = scope(plan.zone, plan.owner)
+        self.books.check_circuit(key)
         if dry_run:
             preview = self.preview(plan, force=force, adopt=adopt)
             if preview.error:
@@ -132,23 +133,34 @@ class Applier:
             return ApplyResult(plan.zone, plan.generation, plan.checksum, "dry-run", preview.diff)
         self.decide.prepare_gates()
 
+        adopted: dict[str, str | None] | None = None
+
+        def decide(view: ZoneView) -> d.Decision:
+            # An adoption is decided on who owned the names then: if another owner took one of
+            # them since, this adoption is stale (two adoptions of one name: exactly one wins).
+            nonlocal adopted
+            if adopt:
+                now = {n: view.owners.get(n) for n in plan.managed_names()}
+                adopted = now if adopted is None else adopted
+                d.check_adoption(plan, adopted, now)
+            return self.decide.apply(plan, view, force=force, adopt=adopt)
+
         def fenced() -> ApplyResult:
             zone_id = p.zone_id(plan.zone, create=p.options.create_zone)
             p.events("plan.loaded", plan.zone, plan.generation)
-            with self.leases.held(plan.zone) as lease:
-                decide = lambda view: self.decide.apply(plan, view, force=force, adopt=adopt)  # noqa: E731
-                return self._settle(zone_id, lease, decide, p.read(zone_id, plan.zone))
+            with self.leases.held(key) as lease:
+                return self._settle(zone_id, lease, decide, p.read(zone_id, plan.zone, plan.owner))
 
-        return self.books.counted(plan.zone, fenced)
+        return self.books.counted(key, fenced)
 
     def preview(self, plan: Plan, *, force: bool = False, adopt: bool = False) -> Preview:
         """What `apply` would do, without writing anything anywhere: the diff, the live
         generation and every guard's verdict (none raised). A zone not created yet reads empty."""
         p = self.ports
         try:
-            view = p.read(p.zone_id(plan.zone), plan.zone)
+            view = p.read(p.zone_id(plan.zone), plan.zone, plan.owner)
         except ZoneNotFound:
-            view = ZoneView.empty(plan.zone)
+            view = ZoneView.empty(plan.zone, plan.owner)
         observed, diff = d.plan_diff(plan, view)
         stale = None
         try:
@@ -156,17 +168,21 @@ class Applier:
         except StaleGeneration as exc:
             stale = exc
         verdict = self.decide.verdict(plan, observed, view, diff, adopt=adopt)
-        return Preview(plan, diff, view.fence, stale, verdict, force)
+        others = {n: o for n, o in sorted(view.owners.items()) if o != plan.owner}
+        return Preview(plan, diff, view.fence, stale, verdict, force, others)
 
-    def rollback(self, zone: str, *, to: int | None = None, force: bool = False) -> ApplyResult:
+    def rollback(
+        self, zone: str, *, to: int | None = None, owner: str = DEFAULT_OWNER, force: bool = False
+    ) -> ApplyResult:
         """Make an earlier plan's content live again, under the live generation one revision up.
         Decided on one read: if the live generation changes before the write lands, nothing is
         written and StaleGeneration says what is live now."""
         p = self.ports
-        self.books.check_circuit(zone)
+        key = scope(zone, owner)
+        self.books.check_circuit(key)
         zone_id = p.zone_id(zone)
-        first = p.read(zone_id, zone)
-        target = d.rollback_target(first, p.store.generations(zone), to)
+        first = p.read(zone_id, zone, owner)
+        target = d.rollback_target(first, p.store.generations(key), to)
         decided = first.fence
         assert decided is not None  # rollback_target refuses a zone without one
 
@@ -182,18 +198,18 @@ class Applier:
             return self.decide.rollback(view, target, force=force)
 
         decision = decide(first)
-        result = self._leased_settle(zone, zone_id, decide, first, decision)
+        result = self._leased_settle(key, zone_id, decide, first, decision)
         result.rolled_back_to = target
         return result
 
-    def repair(self, zone: str, *, force: bool = False) -> ApplyResult:
+    def repair(self, zone: str, *, owner: str = DEFAULT_OWNER, force: bool = False) -> ApplyResult:
         """Restore the live plan's content on every name below its minimum, and finish a
         generation left half-applied (the self-repair that failed in 2025). Nothing to do (or
         nothing left once a newer write landed): outcome "noop". Repair overrides the circuit:
         restoring an empty endpoint is what a person would do."""
         p = self.ports
         zone_id = p.zone_id(zone)
-        first = p.read(zone_id, zone)
+        first = p.read(zone_id, zone, owner)
 
         def decide(view: ZoneView) -> d.Decision:
             return self.decide.repair(zone, view, force=force)
@@ -201,9 +217,9 @@ class Applier:
         decision = decide(first)
         if decision.empty:
             return _noop(decision)
-        return self._leased_settle(zone, zone_id, decide, first, decision)
+        return self._leased_settle(scope(zone, owner), zone_id, decide, first, decision)
 
-    def cleanup(self, zone: str, *, keep: int | None = None) -> list[int]:
+    def cleanup(self, zone: str, *, keep: int | None = None, owner: str = DEFAULT_OWNER) -> list[int]:
         """Delete old plans: older than the live generation minus `keep`, never the live one, the
         live content's plan or the last known good; each delete conditioned in the store on our
         lease and on the plan not having been pinned by a rollback since this decision."""
@@ -211,35 +227,38 @@ class Applier:
         keep = p.options.keep_plans if keep is None else keep
         if keep < 1:
             raise InvalidInput(f"{zone}: keep must be at least 1 (got {keep}); the live plan is always kept")
-        live = p.read(p.zone_id(zone), zone).fence
+        live = p.read(p.zone_id(zone), zone, owner).fence
         if live is None:
             return []
-        state = p.store.state(zone)
+        key = scope(zone, owner)
+        state = p.store.state(key)
         protected = {live.generation, live.content, state.last_known_good, state.applied_generation}
         floor = live.generation - keep
         deleted: list[int] = []
         p.events("decided", zone, live.generation, action="cleanup")
-        with self.leases.held(zone) as lease:
-            for g in p.store.generations(zone):
+        with self.leases.held(key) as lease:
+            for g in p.store.generations(key):
                 if g >= floor or g in protected:
                     continue
                 p.events("cleanup.before", zone, g, live=live.generation)
-                if p.store.delete_plan(zone, g, lease, pinned_below=floor):
+                if p.store.delete_plan(key, g, lease, pinned_below=floor):
                     deleted.append(g)
                     p.events("cleanup.deleted", zone, g, live=live.generation)
                 p.events("cleanup.after", zone, g)
         return deleted
 
-    def status(self, zone: str) -> ZoneStatus:
-        """The zone's live generation, record sets and circuit state."""
+    def status(self, zone: str, *, owner: str = DEFAULT_OWNER) -> ZoneStatus:
+        """The zone's live generation (of `owner`), record sets, circuit state, and every owner's
+        live generation and names."""
         p = self.ports
-        view = p.read(p.zone_id(zone), zone)
-        return ZoneStatus(zone, view.fence, view.records(), p.store.state(zone))
+        view = p.read(p.zone_id(zone), zone, owner)
+        return ZoneStatus(zone, view.fence, view.records(), p.store.state(scope(zone, owner)), owner, view.fences,
+                          dict(view.owners))  # fmt: skip
 
-    def reset_circuit(self, zone: str) -> None:
+    def reset_circuit(self, zone: str, *, owner: str = DEFAULT_OWNER) -> None:
         """Close an open circuit (a person looked at the failures)."""
-        self.ports.store.reset_circuit(zone)
-        self.ports.events("circuit.reset", zone)
+        self.ports.store.reset_circuit(scope(zone, owner))
+        self.ports.events("circuit.reset", zone, owner=owner)
 
     # ------------------------------------------------------------------ carrying decisions out
 
@@ -283,7 +302,7 @@ class Applier:
                 result = self.writer.carry_out(decision, zone_id, lease)
             except Moved:
                 p.events("cas.conflict", view.zone, decision.fence.generation, attempt=attempt, action=decision.action)
-                view, decision = p.read(zone_id, view.zone), None
+                view, decision = p.read(zone_id, view.zone, view.owner), None
                 continue
             if decision.action == "apply":
                 self.books.record(decision.rules, lease)

@@ -66,7 +66,7 @@ class Bookkeeping:
         """Record a finished apply, fenced by the lease epoch."""
         p = self.ports
         if p.options.use_lease:
-            p.store.record_applied(plan.zone, plan.generation, plan.checksum, lease, known_good=True)
+            p.store.record_applied(lease.zone, plan.generation, plan.checksum, lease, known_good=True)
         p.events("store.recorded", plan.zone, plan.generation, plan.checksum)
 
     def check_circuit(self, zone: str) -> None:

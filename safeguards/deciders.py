@@ -17,6 +17,7 @@ from .errors import InvalidInput
 from .fence import Fence, ZoneView, check_token
 from .guards import DEFAULT_GUARDS, Guard, GuardContext, Verdict, judge
 from .plan import Plan, ensure_valid
+from .planstore import scope
 from .ports import Ports
 from .records import RecordKey, RecordSet
 from .signing import verify_plan
@@ -41,13 +42,13 @@ class Deciders:
         return d.Decision("apply", view, plan, fence, d.with_markers(plan, view, diff.groups), diff, resumed=resumed)
 
     def repair(self, zone: str, view: ZoneView, *, force: bool) -> d.Decision:
-        p, live = self.ports, view.fence
+        p, live, key = self.ports, view.fence, scope(zone, view.owner)
         if live is not None:
-            source = self.books.stored(zone, live.content, checksum=live.checksum)
+            source = self.books.stored(key, live.content, checksum=live.checksum)
         else:
-            st = p.store.state(zone)
+            st = p.store.state(key)
             gens = (g for g in (st.last_known_good, st.applied_generation) if g)
-            source = next((plan for g in gens if (plan := self.books.stored(zone, g)) is not None), None)
+            source = next((plan for g in gens if (plan := self.books.stored(key, g)) is not None), None)
         if source is None:
             raise InvalidInput(f"{zone}: no live or last known good plan in the store to repair from")
         broken = d.repair_targets(source, view)
@@ -69,16 +70,17 @@ class Deciders:
     def rollback(self, view: ZoneView, to: int, *, force: bool) -> d.Decision:
         p, live, zone = self.ports, view.fence, view.zone
         assert live is not None
-        target = self.books.stored(zone, to)
+        key = scope(zone, view.owner)
+        target = self.books.stored(key, to)
         if target is None:
             raise InvalidInput(f"{zone}: generation {to} is not in the plan store")
-        now = self.books.stored(zone, live.content, checksum=live.checksum) if live.content else None
+        now = self.books.stored(key, live.content, checksum=live.checksum) if live.content else None
         gone = (now.managed_names() if now else frozenset(view.owned_by(target.owner))) - target.managed_names()
         content = d.as_content(target, live.generation, gone)
         observed, diff = d.plan_diff(content, view)
         self.judge(content, observed, view, diff, force=force, adopt=False)
         # Pinned before the write: a clean-up decided on an older read can no longer delete it.
-        if not p.store.pin_plan(zone, to, live.generation):
+        if not p.store.pin_plan(key, to, live.generation):
             raise InvalidInput(f"{zone}: generation {to} is no longer in the plan store (cleaned up)")
         p.events("decided", zone, live.generation, target.checksum, action="rollback", to=to, seq=live.seq)
         fence = d.next_revision(live, target, p.enactor)

@@ -13,11 +13,11 @@ planner's next generation outranks it. The fence's `src` names the plan whose co
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .diff import ChangeGroup, Diff, compute_diff
-from .errors import InvalidInput, StaleGeneration
+from .errors import GuardRefused, InvalidInput, StaleGeneration
 from .fence import Fence, ZoneView, marker
 from .plan import Plan
 from .records import Change, RecordKey, RecordSet, fence_name, owner_name
@@ -62,6 +62,15 @@ def check_fresh(plan: Plan, live: Fence | None) -> bool:
         ours=plan.generation,
         live=live.generation,
     )
+
+
+def check_adoption(plan: Plan, decided: Mapping[str, str | None], now: Mapping[str, str | None]) -> None:
+    """GuardRefused if a name this plan adopts changed owner since the adoption was decided
+    (to anyone but this plan's owner)."""
+    taken = sorted(n for n, o in now.items() if o != decided.get(n) and o != plan.owner)
+    if taken:
+        problems = [f"{n}: was owned by '{decided.get(n)}' when adopted, '{now[n]}' owns it now" for n in taken]
+        raise GuardRefused(f"refused by ownership guard: {problems[0]}", guard="ownership", problems=problems)
 
 
 def governed(plan: Plan, view: ZoneView) -> dict[RecordKey, RecordSet]:

@@ -26,7 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .errors import InvalidInput
-from .records import Change, RecordKey, RecordSet, fence_name, is_reserved, owner_name
+from .plan import DEFAULT_OWNER
+from .records import FENCE_LABEL, Change, RecordKey, RecordSet, fence_name, is_reserved, owner_name
 
 FENCE_TTL = 60
 _VERSION = "dnssg2"
@@ -37,6 +38,15 @@ _MAX_INT = 2**63 - 1
 _KEYS_STATE = ("v", "gen", "rev", "src", "seq", "state")
 _KEYS_WHO = ("sum", "owner", "by")
 _CHECKSUM = re.compile(r"[0-9a-f]{64}|-")
+
+
+def fence_record_name(zone: str, owner: str = DEFAULT_OWNER) -> str:
+    """Where `owner`'s fence lives in `zone`: each owner of a shared zone has its own fence and
+    generation sequence. The default owner keeps the first version's name (`_dnssg-fence.<zone>`),
+    so zones written before shared zones existed need no migration for it."""
+    if owner == DEFAULT_OWNER:
+        return fence_name(zone)
+    return f"{FENCE_LABEL}-{owner.lower()}.{zone}"
 
 
 def check_token(kind: str, value: str) -> str:
@@ -89,7 +99,7 @@ class Fence:
             f"state={'done' if self.done else 'applying'}"
         )
         who = f"sum={self.checksum} owner={self.owner} by={self.writer}"
-        return RecordSet(fence_name(zone), "TXT", FENCE_TTL, (f'"{state}" "{who}"',))
+        return RecordSet(fence_record_name(zone, self.owner), "TXT", FENCE_TTL, (f'"{state}" "{who}"',))
 
 
 def parse_fence(rrset: RecordSet | None) -> Fence | None:
@@ -138,13 +148,34 @@ def _number(text: str) -> int:
     return int(text)
 
 
-def find_fence(observed: Iterable[RecordSet], zone: str) -> RecordSet | None:
-    """The fence record set among `observed`, if any."""
-    name = fence_name(zone)
-    for r in observed:
-        if r.name == name and r.type == "TXT":
+def find_fence(observed: Iterable[RecordSet], zone: str, owner: str = DEFAULT_OWNER) -> RecordSet | None:
+    """`owner`'s fence record set among `observed`, if any. An owner other than the default whose
+    fence is still at the first version's single name (`_dnssg-fence.<zone>`, its owner field
+    naming it) finds it there: its next write moves it to its own name in the same batch."""
+    sets = observed if isinstance(observed, (list, tuple)) else list(observed)
+    name = fence_record_name(zone, owner)
+    legacy = fence_name(zone)
+    found = None
+    for r in sets:
+        if r.type == "TXT" and r.name == name:
+            if owner == DEFAULT_OWNER and (f := parse_fence(r)) is not None and f.owner != owner:
+                return None  # another owner's first-version fence at the shared name: `displaced`
             return r
+        if r.type == "TXT" and r.name == legacy and owner != DEFAULT_OWNER:
+            found = r
+    if found is not None and (f := parse_fence(found)) is not None and f.owner == owner:
+        return found
     return None
+
+
+def all_fences(observed: Iterable[RecordSet], zone: str) -> dict[str, Fence]:
+    """Every owner's fence in the zone (owner → fence), read from the fences' own owner fields."""
+    prefix, legacy = f"{FENCE_LABEL}-", fence_name(zone)
+    out: dict[str, Fence] = {}
+    for r in observed:
+        if r.type == "TXT" and (r.name == legacy or r.name.startswith(prefix)) and (f := parse_fence(r)):
+            out.setdefault(f.owner, f)
+    return out
 
 
 def marker(name: str, owner: str) -> RecordSet:
@@ -171,22 +202,39 @@ class ZoneView:
 
     zone: str
     sets: tuple[RecordSet, ...]
-    fence_rrset: RecordSet | None
+    fence_rrset: RecordSet | None  # the fence of `owner`: what this view's decisions DELETE
     fence: Fence | None
     owners: dict[str, str]
     by_key: dict[RecordKey, RecordSet] = field(repr=False)
+    owner: str = DEFAULT_OWNER
 
     @classmethod
-    def of(cls, zone: str, sets: Iterable[RecordSet]) -> ZoneView:
-        """The view of `sets` as read from `zone`."""
+    def of(cls, zone: str, sets: Iterable[RecordSet], owner: str = DEFAULT_OWNER) -> ZoneView:
+        """The view of `sets` as read from `zone`, for decisions of `owner`."""
         sets = tuple(sets)
-        rrset = find_fence(sets, zone)
-        return cls(zone, sets, rrset, parse_fence(rrset), marker_owners(sets), {r.key: r for r in sets})
+        rrset = find_fence(sets, zone, owner)
+        return cls(zone, sets, rrset, parse_fence(rrset), marker_owners(sets), {r.key: r for r in sets}, owner)
 
     @classmethod
-    def empty(cls, zone: str) -> ZoneView:
+    def empty(cls, zone: str, owner: str = DEFAULT_OWNER) -> ZoneView:
         """A zone not created yet."""
-        return cls(zone, (), None, None, {}, {})
+        return cls(zone, (), None, None, {}, {}, owner)
+
+    @property
+    def fences(self) -> dict[str, Fence]:
+        """Every owner's fence in the zone."""
+        return all_fences(self.sets, self.zone)
+
+    @property
+    def displaced(self) -> RecordSet | None:
+        """Another owner's first-version fence at this owner's fence name (only the default
+        owner's name was ever shared): a write of ours moves it to its owner's own name, in the
+        same batch, so that owner's compare-and-set is never lost."""
+        if self.fence_rrset is not None or self.owner != DEFAULT_OWNER:
+            return None
+        legacy = self.by_key.get((fence_name(self.zone), "TXT", None))
+        f = parse_fence(legacy)
+        return legacy if f is not None and f.owner != self.owner else None
 
     def owned_by(self, owner: str) -> set[str]:
         """Names whose marker names `owner`."""
@@ -206,11 +254,19 @@ class ZoneView:
         return tuple(r for r in self.sets if not is_reserved(r.name) and not self.is_apex_ns(r))
 
 
-def cas_batch(expected: RecordSet | None, successor: RecordSet, changes: Sequence[Change]) -> list[Change]:
+def cas_batch(
+    expected: RecordSet | None,
+    successor: RecordSet,
+    changes: Sequence[Change],
+    displaced: RecordSet | None = None,
+) -> list[Change]:
     """The compare-and-set batch: DELETE the fence exactly as the decision read it (or nothing,
     then CREATE fails if a fence exists), CREATE its successor, then the changes. Route 53 applies
-    all of it or none."""
+    all of it or none. A `displaced` first-version fence of another owner moves, unchanged, to that
+    owner's own name in the same batch."""
     head = [Change("DELETE", expected)] if expected is not None else []
+    if displaced is not None and (moved := parse_fence(displaced)) is not None:
+        head += [Change("DELETE", displaced), Change("CREATE", moved.render(successor.name.split(".", 1)[1]))]
     return [*head, Change("CREATE", successor), *changes]
 
 

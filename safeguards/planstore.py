@@ -42,7 +42,8 @@ class ZoneState:
 
 @runtime_checkable
 class PlanStore(Protocol):
-    """Plans, zone state, leases. All methods take canonical zone names."""
+    """Plans, zone state, leases. Methods take a scope key (`scope(zone, owner)`: the canonical
+    zone name for the default owner); `put_plan` derives it from the plan's zone and owner."""
 
     def allocate_generation(self, zone: str) -> int:
         """Next generation for `zone` (max stored + 1), reserved by a conditional write."""
@@ -103,6 +104,19 @@ class PlanStore(Protocol):
     def reset_circuit(self, zone: str) -> None:
         """Close the circuit (a person decided to)."""
         ...
+
+
+#: The plan store keeps each owner of a zone apart: generations, leases, last known good, the
+#: circuit and clean-up are per (zone, owner). The default owner keeps the bare zone as its key, so
+#: stores written before shared zones existed are read as they are.
+SCOPE_SEPARATOR = "#"
+
+
+def scope(zone: str, owner: str) -> str:
+    """The plan-store key of `owner`'s plans and state in `zone` (``zone`` or ``zone#owner``)."""
+    from .plan import DEFAULT_OWNER
+
+    return zone if owner == DEFAULT_OWNER else f"{zone}{SCOPE_SEPARATOR}{owner}"
 
 
 def this_process() -> str:

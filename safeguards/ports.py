@@ -12,6 +12,7 @@ from .backend import Route53Backend
 from .clock import Clock
 from .events import Events
 from .fence import ZoneView
+from .plan import DEFAULT_OWNER
 from .planstore import PlanStore
 
 if TYPE_CHECKING:
@@ -45,9 +46,9 @@ class Ports:
             on_retry=lambda n, exc, wait: self.events("retry", zone, attempt=n, error=type(exc).__name__, wait=wait),
         )
 
-    def read(self, zone_id: str, zone: str) -> ZoneView:
-        """The zone as one read sees it."""
-        return ZoneView.of(zone, self.call(lambda: self.backend.list_record_sets(zone_id), zone))
+    def read(self, zone_id: str, zone: str, owner: str = DEFAULT_OWNER) -> ZoneView:
+        """The zone as one read sees it, for decisions of `owner`."""
+        return ZoneView.of(zone, self.call(lambda: self.backend.list_record_sets(zone_id), zone), owner)
 
     def zone_id(self, zone: str, *, create: bool = False) -> str:
         return self.call(lambda: self.backend.resolve_zone(zone, create=create), zone)

@@ -60,6 +60,7 @@ class Preview:
     stale: StaleGeneration | None
     verdict: Verdict
     force: bool = False
+    other_owners: dict[str, str] = field(default_factory=dict)  # names of other owners, left alone
 
     @property
     def refusal(self) -> GuardRefused | None:
@@ -87,17 +88,22 @@ class Preview:
             "stale": str(self.stale) if self.stale else None,
             "refused": list(refusal.problems) if refusal else [],
             "guards": self.verdict.to_dict(),
+            "other_owners": self.other_owners,
         }
 
 
 @dataclass(frozen=True)
 class ZoneStatus:
-    """The zone as Route 53 holds it (the truth) next to the plan store's bookkeeping."""
+    """The zone as Route 53 holds it (the truth) next to the plan store's bookkeeping: `fence` and
+    `state` are `owner`'s; `fences` holds every owner's, `owners` every managed name's owner."""
 
     zone: str
     fence: Fence | None
     records: tuple[RecordSet, ...]
     state: ZoneState
+    owner: str = "dns-safeguards"
+    fences: dict[str, Fence] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
 
     @property
     def generation(self) -> int | None:
@@ -108,6 +114,7 @@ class ZoneStatus:
         f = self.fence
         return {
             "zone": self.zone,
+            "owner": self.owner,
             "generation": self.generation,
             "revision": f.rev if f else None,
             "content_generation": f.content if f else None,
@@ -121,4 +128,13 @@ class ZoneStatus:
             },
             "applied_generation": s.applied_generation,
             "last_known_good": s.last_known_good,
+            "owners": {
+                o: {
+                    "generation": x.generation,
+                    "revision": x.rev,
+                    "complete": x.done,
+                    "names": sorted(n for n, w in self.owners.items() if w == o),
+                }
+                for o, x in sorted(self.fences.items())
+            },
         }

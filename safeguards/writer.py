@@ -56,6 +56,10 @@ class Run:
     def zone(self) -> str:
         return self.decision.rules.zone
 
+    @property
+    def owner(self) -> str:
+        return self.decision.basis.owner
+
 
 class ChainWriter:
     """Writes decisions as chains of compare-and-set batches, verifies them, restores on failure."""
@@ -74,7 +78,7 @@ class ChainWriter:
         governed = d.governed(plan, decision.basis)
         stages = plan_stages(decision.groups, set(plan.canary), governed, self.ports.options.weight_step)
         stages = stages or [("fence", [])]
-        batches = [self._batches(groups, run.expected) for _, groups in stages]
+        batches = [self._batches(groups, run.expected, decision.basis.displaced) for _, groups in stages]
         total, index = sum(len(b) for b in batches), 0
         for (label, groups), stage_batches in zip(stages, batches, strict=True):
             ids: list[str] = []
@@ -90,16 +94,22 @@ class ChainWriter:
     # ------------------------------------------------------------------ writing
 
     @staticmethod
-    def _batches(groups: list[ChangeGroup], expected: RecordSet | None) -> list[list[ChangeGroup]]:
-        # The fence's DELETE (as read) and CREATE ride in every batch: reserve their records.
-        return batch_groups(groups, reserve_records=fence_reserve(expected), reserve_chars=2 * 600) or [[]]
+    def _batches(
+        groups: list[ChangeGroup], expected: RecordSet | None, displaced: RecordSet | None = None
+    ) -> list[list[ChangeGroup]]:
+        # The fence's DELETE (as read) and CREATE ride in every batch: reserve their records (and
+        # room to move another owner's first-version fence, when one sits at our name).
+        extra = 2 * len(displaced.values) if displaced is not None else 0
+        return batch_groups(groups, reserve_records=fence_reserve(expected) + extra, reserve_chars=4 * 600) or [[]]
 
     def _submit(self, run: Run, changes: list[Change], index: int, total: int) -> ChangeInfo | None:
         """One compare-and-set batch of the chain that carries `run`'s decision out."""
         p, decision = self.ports, run.decision
         fence = (run.last or decision.fence).successor(p.enactor, done=index == total and decision.complete)
         new = fence.render(run.zone)
-        batch = cas_batch(run.expected, new, changes)
+        # Only the chain's first batch can meet another owner's first-version fence at our name.
+        displaced = decision.basis.displaced if run.last is None else None
+        batch = cas_batch(run.expected, new, changes, displaced)
         self.leases.renew(run.lease, fence.generation, f"before batch {index}/{total}")
         # A pause here (after the renewal, before the write) is the 2025 stall: only Route 53's
         # check of the fence inside the batch can catch it.
@@ -124,7 +134,7 @@ class ChainWriter:
     def _judge_rejection(self, run: Run, batch: list[Change], new: RecordSet, exc: SafeguardsError) -> None:
         """Route 53 decided, or we do not know what it decided: only a fresh read tells. Returns
         when our batch is there (a lost response); raises otherwise."""
-        now = self.ports.read(run.zone_id, run.zone)
+        now = self.ports.read(run.zone_id, run.zone, run.owner)
         if now.fence_rrset == new:
             return
         untouched = now.fence_rrset == run.expected and all(
@@ -149,14 +159,14 @@ class ChainWriter:
         p = self.ports
         expected = parse_fence(run.expected)
         if expected is None:  # no fence (or not ours) to compare: two reads must agree
-            return p.read(run.zone_id, run.zone).fence_rrset == run.expected
+            return p.read(run.zone_id, run.zone, run.owner).fence_rrset == run.expected
         probe = replace(expected, writer=p.enactor, seq=expected.seq + 1).render(run.zone)
         try:
             p.call(lambda: p.backend.change_record_sets(run.zone_id, cas_batch(run.expected, probe, []), "probe"))
         except BatchRejected:
             return False
         except OutcomeUnknown:
-            if p.read(run.zone_id, run.zone).fence_rrset != probe:
+            if p.read(run.zone_id, run.zone, run.owner).fence_rrset != probe:
                 return False
         run.expected, run.last = probe, parse_fence(probe)
         return True
@@ -208,7 +218,7 @@ class ChainWriter:
             p.events("read.lagging", run.zone, ours.generation, ours.checksum, seen_seq=seen.seq if seen else None)
             return False
 
-        after, _ = policy.poll(lambda: p.read(run.zone_id, run.zone), settled, clock=p.clock, rng=p.rng)
+        after, _ = policy.poll(lambda: p.read(run.zone_id, run.zone, run.owner), settled, clock=p.clock, rng=p.rng)
         live = after.fence
         if ours is not None and live is not None and live.seq >= ours.seq and after.fence_rrset != run.expected:
             raise Superseded(
@@ -278,7 +288,7 @@ class ChainWriter:
             raise RestoreIncomplete(f"{what}; the restore failed ({exc}); live: {self._live_label(run)}") from exc
 
     def _superseded(self, run: Run, what: str, reason: str) -> SafeguardsError:
-        live = self.ports.read(run.zone_id, run.zone).fence
+        live = self.ports.read(run.zone_id, run.zone, run.owner).fence
         if live is None:
             return RestoreIncomplete(f"{what}; the restore lost its compare-and-set ({reason}) and no fence is live")
         return Superseded(
@@ -289,7 +299,7 @@ class ChainWriter:
 
     def _live_label(self, run: Run) -> str:
         try:
-            view = self.ports.read(run.zone_id, run.zone)
+            view = self.ports.read(run.zone_id, run.zone, run.owner)
         except SafeguardsError as exc:
             return f"unknown (cannot read the zone: {exc})"
         return view.fence.label() if view.fence else "no fence"

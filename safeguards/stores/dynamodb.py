@@ -36,7 +36,7 @@ from ..errors import (
     Throttled,
 )
 from ..plan import Plan
-from ..planstore import Lease, ZoneState, process_is_dead, this_process
+from ..planstore import Lease, ZoneState, process_is_dead, scope, this_process
 
 T = TypeVar("T")
 
@@ -273,7 +273,7 @@ class DynamoPlanStore:
             "Put": {
                 "TableName": self.plan_table,
                 "Item": {
-                    **self._plan_key(plan.zone, plan.generation),
+                    **self._plan_key(scope(plan.zone, plan.owner), plan.generation),
                     "plan": _s(plan.to_json()),
                     "checksum": _s(plan.checksum),
                 },
@@ -283,7 +283,7 @@ class DynamoPlanStore:
         lift = {
             "Update": {
                 "TableName": self.plan_table,
-                "Key": self._plan_key(plan.zone, META),
+                "Key": self._plan_key(scope(plan.zone, plan.owner), META),
                 "UpdateExpression": "SET last_allocated = :g",
                 "ConditionExpression": "attribute_not_exists(last_allocated) OR last_allocated < :g",
                 "ExpressionAttributeValues": {":g": _n(plan.generation)},
@@ -301,7 +301,9 @@ class DynamoPlanStore:
         return self._compare_existing(plan)
 
     def _compare_existing(self, plan: Plan) -> bool:
-        item = self._get(self.plan_table, self._plan_key(plan.zone, plan.generation), f"{plan.zone}: read plan")
+        item = self._get(
+            self.plan_table, self._plan_key(scope(plan.zone, plan.owner), plan.generation), f"{plan.zone}: read plan"
+        )
         if item is None:  # deleted in between: still not ours to overwrite silently
             raise InvalidInput(
                 f"{plan.zone}: generation {plan.generation} was used before; generations are never reused"

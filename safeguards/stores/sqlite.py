@@ -11,7 +11,7 @@ from pathlib import Path
 from ..clock import Clock, SystemClock
 from ..errors import InvalidInput, LeaseLost
 from ..plan import Plan
-from ..planstore import Lease, ZoneState, process_is_dead, this_process
+from ..planstore import Lease, ZoneState, process_is_dead, scope, this_process
 from ..sqlite_tx import transaction
 
 _SCHEMA = """
@@ -75,10 +75,11 @@ class SqlitePlanStore:
 
     def put_plan(self, plan: Plan) -> bool:
         """Store `plan` unless its generation is taken (same content: False; other: InvalidInput)."""
+        key = scope(plan.zone, plan.owner)
         with self._tx() as db:
-            self._ensure_zone(db, plan.zone)
+            self._ensure_zone(db, key)
             row = db.execute(
-                "SELECT checksum FROM plans WHERE zone=? AND generation=?", (plan.zone, plan.generation)
+                "SELECT checksum FROM plans WHERE zone=? AND generation=?", (key, plan.generation)
             ).fetchone()
             if row is not None:
                 if row[0] == plan.checksum:
@@ -89,11 +90,11 @@ class SqlitePlanStore:
                 )
             db.execute(
                 "INSERT INTO plans (zone, generation, checksum, body) VALUES (?,?,?,?)",
-                (plan.zone, plan.generation, plan.checksum, plan.to_json()),
+                (key, plan.generation, plan.checksum, plan.to_json()),
             )
             db.execute(
                 "UPDATE zone_state SET next_generation=MAX(next_generation, ?) WHERE zone=?",
-                (plan.generation + 1, plan.zone),
+                (plan.generation + 1, key),
             )
             return True
 

@@ -11,6 +11,7 @@ from safeguards.fence import (
     ZoneView,
     cas_batch,
     check_token,
+    fence_record_name,
     fence_reserve,
     marker,
     marker_owners,
@@ -29,7 +30,7 @@ def test_render_and_parse_round_trip_every_field() -> None:
         Fence(2**63 - 1, "c" * 64, "o" * 63, "e" * 64, 2**63 - 1, True, rev=2**63 - 1, source=2**63 - 2),
     ):
         rrset = f.render(Z)
-        assert rrset.name == fence_name(Z) and rrset.type == "TXT"
+        assert rrset.name == fence_record_name(Z, f.owner) and rrset.type == "TXT"
         assert parse_fence(rrset) == f
         assert all(len(s) <= 255 for s in rrset.values[0].split('"') if s.strip())
 
@@ -80,7 +81,7 @@ def test_zone_view_governs_names_never_the_fence_markers_or_apex_ns_soa() -> Non
     ns = RecordSet(Z, "NS", 172800, ("ns1.example.net.",))
     soa = RecordSet(Z, "SOA", 900, ("ns1.example.net. h.example.net. 1 7200 900 1209600 86400",))
     fence = Fence(1, "-", "team", "e", 1, True).render(Z)
-    view = ZoneView.of(Z, [a, apex, ns, soa, fence, marker(f"a.{Z}", "team")])
+    view = ZoneView.of(Z, [a, apex, ns, soa, fence, marker(f"a.{Z}", "team")], owner="team")
     assert view.fence == Fence(1, "-", "team", "e", 1, True) and view.fence_rrset == fence
     assert view.owners == {f"a.{Z}": "team"} and view.owned_by("team") == {f"a.{Z}"}
     assert set(view.governed([Z, f"a.{Z}"])) == {a.key, apex.key}
@@ -97,3 +98,27 @@ def test_the_compare_and_set_batch_deletes_exactly_what_the_decision_read() -> N
     assert cas_batch(old, new, [change]) == [Change("DELETE", old), Change("CREATE", new), change]
     assert cas_batch(None, new, []) == [Change("CREATE", new)]  # CREATE fails if any fence exists
     assert fence_reserve(old) == 2 and fence_reserve(None) == 2
+
+
+def test_each_owner_has_its_own_fence_and_the_default_keeps_the_first_name() -> None:
+    assert fence_record_name(Z) == fence_name(Z) == f"_dnssg-fence.{Z}"
+    assert fence_record_name(Z, "team-a") == f"_dnssg-fence-team-a.{Z}"
+    a = Fence(5, "-", "team-a", "e", 1, True)
+    b = Fence(1, "-", "team-b", "e", 1, True)
+    default = Fence(3, "-", "dns-safeguards", "e", 1, True)
+    sets = [a.render(Z), b.render(Z), default.render(Z)]
+    assert ZoneView.of(Z, sets, "team-a").fence == a and ZoneView.of(Z, sets, "team-b").fence == b
+    assert ZoneView.of(Z, sets).fence == default
+    assert ZoneView.of(Z, sets).fences == {"team-a": a, "team-b": b, "dns-safeguards": default}
+
+
+def test_a_first_version_fence_of_another_owner_is_moved_by_the_next_write_never_lost() -> None:
+    # Before shared zones, team-a's fence lived at the one name every owner shared.
+    legacy = RecordSet(fence_name(Z), "TXT", 60, ('"v=dnssg1 gen=5 sum=- owner=team-a by=e seq=2 state=done"',))
+    assert ZoneView.of(Z, [legacy], "team-a").fence_rrset == legacy  # team-a still finds it
+    mine = ZoneView.of(Z, [legacy])  # the default owner: no fence of its own, another's at its name
+    assert mine.fence is None and mine.displaced == legacy
+    successor = Fence(1, "-", "dns-safeguards", "e", 1, True).render(Z)
+    batch = cas_batch(None, successor, [], mine.displaced)
+    moved = Fence(5, "-", "team-a", "e", 2, True).render(Z)
+    assert batch == [Change("DELETE", legacy), Change("CREATE", moved), Change("CREATE", successor)]
