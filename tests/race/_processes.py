@@ -28,7 +28,10 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from safeguards.fence import Fence, ZoneView
+from safeguards.records import Change, RecordSet
 
 GATE = "DNSSG_TEST_GATE"
 STOPS = "DNSSG_TEST_STOPS"
@@ -186,15 +189,18 @@ class Result:
 class Cli:
     """`dns-safeguards` with fixed global options, run as child processes."""
 
-    def __init__(self, global_args: Sequence[str], gate: Gate | None = None) -> None:
+    def __init__(
+        self, global_args: Sequence[str], gate: Gate | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
         self.global_args = list(global_args)
         self.gate = gate
+        self.env = dict(env or {})
         self.children: list[subprocess.Popen[str]] = []
 
     def start(
         self, *args: str, stops: Sequence[str] = (), lease_wait: float | None = None, enactor: str | None = None
     ) -> subprocess.Popen[str]:
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         env.pop(STOPS, None)
         env.pop(LEASE_WAIT, None)
         if stops:
@@ -285,6 +291,173 @@ def content_of(values: Sequence[str]) -> int | None:
     """The generation a name's values come from (None: none, or several)."""
     gens = {int(v.split(".")[1]) for v in values if v.startswith("10.")}
     return gens.pop() if len(gens) == 1 and len(values) > 0 else None
+
+
+# ---------------------------------------------------------------------------------- scenarios
+
+
+class Target(Protocol):
+    """The zone the children write, read and damaged from outside the CLI."""
+
+    zone: str
+
+    def view(self) -> ZoneView: ...
+
+    def vandalise(self) -> None:
+        """Something outside the library drops `api` to one value (its minimum is 2)."""
+        ...
+
+
+#: The names whose content changes with every generation (the others never do).
+CHANGING = ("api", "web1")
+
+
+def contents(target: Target, webs: int = 6) -> dict[str, int | None]:
+    """api's and web1's content generation; the constant names checked untouched on the way."""
+    view = target.view()
+    for n in range(2, webs + 1):
+        assert content_of(view.by_key[(f"web{n}.{target.zone}", "A", None)].values) == 0
+    return {n: content_of(view.by_key[(f"{n}.{target.zone}", "A", None)].values) for n in CHANGING}
+
+
+def fence_of(target: Target) -> Fence:
+    fence = target.view().fence
+    assert fence is not None
+    return fence
+
+
+def vandalised(backend: Any, zone: str) -> None:
+    """Drop `api` to one value with one unconditional batch on `backend` (a Route53Backend)."""
+    zone_id = backend.resolve_zone(zone)
+    api = next(r for r in backend.list_record_sets(zone_id) if r.name == f"api.{zone}" and r.type == "A")
+    one = RecordSet(api.name, "A", api.ttl, api.values[:1])
+    backend.change_record_sets(zone_id, [Change("DELETE", api), Change("CREATE", one)], "vandal")
+
+
+class Scenarios:
+    """The process races, on any target: what test_processes.py (embedded default) and
+    tests/integration/test_recovery_localstack.py (LocalStack, DynamoDB store) both run."""
+
+    def __init__(self, cli: Cli, gate: Gate, target: Target, plans: Path) -> None:
+        self.cli, self.gate, self.target, self.plans = cli, gate, target, plans
+
+    def plan(self, generation: int) -> Path:
+        return write_plan(self.plans, self.target.zone, generation)
+
+    def setup(self, *generations: int) -> None:
+        self.cli.setup(*(self.plan(g) for g in generations))
+
+    def applied(self, generation: int) -> None:
+        r = self.cli.run("apply", str(self.plan(generation)), "--json")
+        assert r.code == 0 and r.json["outcome"] == "applied", r.err or r.out
+
+    def everywhere(self, generation: int) -> None:
+        assert contents(self.target) == dict.fromkeys(CHANGING, generation)
+        fence = fence_of(self.target)
+        assert (fence.generation, fence.content, fence.done) == (generation, generation, True), fence
+
+    def repair_decided_before_a_newer_apply(self) -> None:
+        """g10 live; api dropped below its minimum; `repair` reads and decides (api), then is
+        held; `apply g11` runs to its end in another process; `repair` goes on: its batch carries
+        g10's fence, Route 53 rejects it, and the fresh read leaves nothing to repair."""
+        cli, gate, zone = self.cli, self.gate, self.target.zone
+        self.setup(10)
+        self.target.vandalise()
+        repair = cli.start("repair", "-z", zone, "--json", stops=["decided action=repair"])
+        decided = gate.reached("decided", repair)
+        assert decided.context["broken"] == 1 and decided.context["generation"] == 10
+        self.applied(11)
+        decided.go()
+        r = cli.finish(repair)
+        assert r.code == 0 and r.json["outcome"] == "noop", r.err or r.out
+        self.everywhere(11)
+        assert fence_of(self.target).rank == (11, 0)
+
+    def repair_held_while_a_newer_apply_holds_the_lease(self) -> None:
+        """The same with the newer apply stopped after its canary batch (holding the lease, the
+        zone mixed) when the repair is let go: it waits for the lease, then finds nothing to do."""
+        cli, gate, zone = self.cli, self.gate, self.target.zone
+        self.setup(10)
+        self.target.vandalise()
+        repair = cli.start("repair", "-z", zone, "--json", stops=["decided action=repair"])
+        decided = gate.reached("decided", repair)
+        apply = cli.start("apply", str(self.plan(11)), "--json", stops=["batch.before index=2"])
+        second = gate.reached("batch.before", apply)
+        assert contents(self.target) == {"api": 11, "web1": 10}  # mixed: the canary is written
+        decided.go()
+        second.go()
+        a, r = cli.finish(apply), cli.finish(repair)
+        assert a.code == 0 and a.json["outcome"] == "applied", a.err or a.out
+        assert r.code == 0 and r.json["outcome"] == "noop", r.err or r.out
+        self.everywhere(11)
+
+    def rollback_decided_before_a_newer_apply(self) -> None:
+        """g9 then g10 live; `rollback` decides "g10 -> g9", is held; `apply g11` ends; the
+        rollback goes on and stops with exit 4 (stale), g11 untouched everywhere."""
+        cli, gate, zone = self.cli, self.gate, self.target.zone
+        self.setup(9, 10)
+        rollback = cli.start("rollback", "-z", zone, "--yes", "--json", stops=["decided action=rollback"])
+        decided = gate.reached("decided", rollback)
+        assert decided.context["to"] == 9 and decided.context["generation"] == 10
+        self.applied(11)
+        decided.go()
+        r = cli.finish(rollback)
+        assert r.code == 4 and r.json["kind"] == "StaleGeneration", r.out + r.err
+        assert "was decided while g10 was live; g11 is live now" in r.json["error"]
+        self.everywhere(11)
+        assert fence_of(self.target).rank == (11, 0)
+
+    def repair_and_rollback_during_a_newer_apply(self) -> None:
+        """Both at once: repair and rollback decided on g10, the apply of g11 stopped between its
+        batches, then everyone let go. Neither corrective write lands; g11 ends live everywhere."""
+        cli, gate, zone = self.cli, self.gate, self.target.zone
+        self.setup(9, 10)
+        self.target.vandalise()
+        repair = cli.start("repair", "-z", zone, "--json", stops=["decided action=repair"])
+        r_decided = gate.reached("decided", repair)
+        rollback = cli.start("rollback", "-z", zone, "--yes", "--json", stops=["decided action=rollback"])
+        u_decided = gate.reached("decided", rollback)
+        apply = cli.start("apply", str(self.plan(11)), "--json", stops=["batch.before index=2"])
+        second = gate.reached("batch.before", apply)
+        u_decided.go()
+        r_decided.go()
+        second.go()
+        a, r, u = cli.finish(apply), cli.finish(repair), cli.finish(rollback)
+        assert a.code == 0 and a.json["outcome"] == "applied", a.err or a.out
+        assert r.code == 0 and r.json["outcome"] == "noop", r.err or r.out
+        assert u.code == 4 and u.json["kind"] == "StaleGeneration", u.out + u.err
+        self.everywhere(11)
+
+    def rollback_after_the_newer_apply(self) -> None:
+        """Decided on g11 (not before it), a rollback goes through: g10's content under g11.r1."""
+        self.setup(10, 11)
+        r = self.cli.run("rollback", "-z", self.target.zone, "--yes", "--json")
+        assert r.code == 0, r.err
+        assert r.json["outcome"] == "rolled-back" and r.json["rolled_back_to"] == 10, r.out
+        assert contents(self.target) == dict.fromkeys(CHANGING, 10)
+        fence = fence_of(self.target)
+        assert (fence.generation, fence.rev, fence.content, fence.done) == (11, 1, 10, True)
+
+    def killed_lease_holder(self, finisher: str) -> None:
+        """`apply g11` holds the lease, its canary batch written (the zone mixed), and is killed
+        with SIGKILL. Another process (another enactor id, lease wait 0: it must take the lease at
+        once or fail) finishes g11: `apply g11` resumes it, or `repair` completes it."""
+        cli, gate, zone = self.cli, self.gate, self.target.zone
+        self.setup(10)
+        first = cli.start("apply", str(self.plan(11)), "--json", stops=["batch.before index=2"], enactor="first")
+        gate.reached("batch.before", first)
+        assert contents(self.target) == {"api": 11, "web1": 10}
+        live = fence_of(self.target)
+        assert not live.done and live.writer == "first"
+        cli.kill9(first)
+        if finisher == "apply":
+            r = cli.run("apply", str(self.plan(11)), "--json", lease_wait=0, enactor="second")
+            assert r.code == 0 and r.json["outcome"] == "resumed", r.out + r.err
+        else:
+            r = cli.run("repair", "-z", zone, "--json", lease_wait=0, enactor="second")
+            assert r.code == 0 and r.json["outcome"] == "repaired", r.out + r.err
+        self.everywhere(11)
+        assert fence_of(self.target).writer == "second"
 
 
 if __name__ == "__main__":
