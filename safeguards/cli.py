@@ -307,7 +307,8 @@ def _fail(
     `listed`: the problems for --json when they differ from the lines printed."""
     message = redact(message)
     problems = [redact(p) for p in problems]
-    extra = [p for p in problems if p != message]
+    # A single problem the message already states is not repeated: the error stays one line.
+    extra = [] if len(problems) == 1 and problems[0] in message else [p for p in problems if p != message]
     if as_json:
         shown = [redact(p) for p in listed] if listed is not None else list(problems)
         print(json.dumps({"error": message, "kind": kind, "problems": shown, "exit_code": code}))

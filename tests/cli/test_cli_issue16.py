@@ -359,3 +359,17 @@ def test_a_plan_with_one_problem_is_one_line(tmp_path: Path) -> None:
 def test_a_state_directory_that_cannot_be_created_exits_7(tmp_path: Path) -> None:
     proc = run_env(tmp_path, {"DNS_SAFEGUARDS_STATE": "/proc/no/such/state"}, "status", "-z", "example.com")
     assert proc.returncode == 7 and "cannot create" in one_error_line(proc)
+
+
+def test_a_refusal_with_one_problem_is_one_line(tmp_path: Path) -> None:
+    names = ["api", "www", "x1", "x2", "x3", "x4", "x5"]
+    first = tmp_path / "a.yaml"
+    first.write_text(
+        "zone: example.com\ngeneration: 1\nrecords:\n"
+        + "".join(f"  - {{name: {n}, type: A, ttl: 60, values: [192.0.2.1]}}\n" for n in names)
+    )
+    run(tmp_path, "apply", str(first), check=0)
+    second = tmp_path / "b.yaml"
+    second.write_text(first.read_text().replace("generation: 1", "generation: 2").replace("  - {name: api,", "#"))
+    line = one_error_line(run(tmp_path, "apply", str(second), check=3))
+    assert "never-empty" in line and "api.example.com." in line
