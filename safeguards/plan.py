@@ -47,7 +47,6 @@ import yaml
 from .errors import PlanInvalid
 from .records import (
     MAX_NAME_OCTETS,
-    MAX_RECORDS_PER_BATCH,
     MAX_TTL,
     MAX_VALUE_CHARS_PER_BATCH,
     OWNER_PREFIX_OCTETS,
@@ -143,6 +142,9 @@ _HEALTH_CHECK = re.compile(r"[A-Za-z0-9-]{1,64}")
 #: Owners are written into TXT markers and the fence as `owner=<owner>`: no spaces or quotes.
 _OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _CHECKSUM = re.compile(r"[0-9a-f]{64}")
+#: Route 53's quotas on one record set (DNS limitations; botocore's model for the value length).
+MAX_VALUES_PER_SET = 400
+MAX_VALUE_CHARS = 4000
 #: Route 53's limit on SetIdentifier.
 MAX_SET_IDENTIFIER = 128
 MAX_WEIGHT = 255
@@ -453,8 +455,11 @@ def _parse_values(raw: object, rtype: str | None, present: bool, own: list[str])
             at = ", ".join(f"values[{j}]" for j in where[:3]) + more
             own.append(f"duplicate value {shown!r} ({at})")
             bad = True
-    if len(raw) > MAX_RECORDS_PER_BATCH:
-        own.append(f"{len(raw)} values: more than fit in one Route 53 batch ({MAX_RECORDS_PER_BATCH})")
+    if len(raw) > MAX_VALUES_PER_SET:
+        own.append(f"{len(raw)} values: Route 53 allows at most {MAX_VALUES_PER_SET} in one record set")
+    long = [v for v in out if len(v) > MAX_VALUE_CHARS]
+    if long:
+        own.append(f"a value of {len(long[0])} characters: Route 53 allows at most {MAX_VALUE_CHARS} per value")
     chars = sum(len(v) for v in out)
     if chars > MAX_VALUE_CHARS_PER_BATCH:
         own.append(f"{chars} characters of values: more than fit in one Route 53 batch ({MAX_VALUE_CHARS_PER_BATCH})")

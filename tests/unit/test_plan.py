@@ -363,12 +363,19 @@ def test_canary_must_name_a_record_of_the_plan() -> None:
     )
 
 
-def test_a_set_with_more_than_1000_values_can_never_be_written() -> None:
-    values = [f"10.0.{i // 256}.{i % 256}" for i in range(1001)]
+def test_a_set_with_more_than_400_values_is_refused_as_route53_does() -> None:
+    values = [f"10.0.{i // 256}.{i % 256}" for i in range(401)]
     assert only(doc(rec("big", values=values))) == (
-        "records[0] (big.example.com. A): 1001 values: more than fit in one Route 53 batch (1000)"
+        "records[0] (big.example.com. A): 401 values: Route 53 allows at most 400 in one record set"
     )
-    assert len(parse_plan(doc(rec("big", values=values[:1000]))).records[0].values) == 1000
+    assert len(parse_plan(doc(rec("big", values=values[:400]))).records[0].values) == 400
+
+
+def test_a_value_over_4000_characters_is_refused_as_route53_does() -> None:
+    # 3,900 characters of text are 16 quoted strings, 3,947 characters in all: fits.
+    assert parse_plan(doc(rec("ok", "TXT", ["x" * 3900]))).records[0].value_chars() == 3947
+    line = only(doc(rec("long", "TXT", ["x" * 3990])))
+    assert line.startswith("records[0] (long.example.com. TXT): a value of 4") and "at most 4000" in line
 
 
 def test_a_set_with_more_than_32000_value_characters_can_never_be_written() -> None:
