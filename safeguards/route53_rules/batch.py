@@ -78,6 +78,15 @@ def _where(action: Any, wire: Mapping[str, Any]) -> str:
     )
 
 
+def _integer(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _shape(changes: Sequence[Mapping[str, Any]], quotas: Quotas) -> None:
     constraints: list[str] = []
     requests: list[str] = []
@@ -101,15 +110,20 @@ def _shape(changes: Sequence[Mapping[str, Any]], quotas: Quotas) -> None:
                 f"Value '{rtype}' at '{at}.resourceRecordSet.type' failed to satisfy constraint: Member must "
                 f"satisfy enum value set: [{', '.join(TYPES)}]"
             )
-        ttl, weight, sid = wire.get("TTL"), wire.get("Weight"), wire.get("SetIdentifier")
-        if ttl is not None and not 0 <= int(ttl) <= MAX_TTL:
-            constraints.append(f"Value '{ttl}' at '{at}.resourceRecordSet.tTL' failed to satisfy constraint: "
-                               f"Member must have value {'less' if int(ttl) > 0 else 'greater'} than or equal to "
-                               f"{MAX_TTL if int(ttl) > 0 else 0}")
-        if weight is not None and not 0 <= int(weight) <= MAX_WEIGHT:
-            constraints.append(f"Value '{weight}' at '{at}.resourceRecordSet.weight' failed to satisfy constraint: "
-                               f"Member must have value {'less' if int(weight) > 0 else 'greater'} than or equal to "
-                               f"{MAX_WEIGHT if int(weight) > 0 else 0}")
+        sid = wire.get("SetIdentifier")
+        for member, top in (("TTL", MAX_TTL), ("Weight", MAX_WEIGHT)):
+            raw = wire.get(member)
+            if raw is None:
+                continue
+            number = _integer(raw)
+            field_path = f"{at}.resourceRecordSet.{'tTL' if member == 'TTL' else 'weight'}"
+            if number is None:
+                constraints.append(f"Value '{raw}' at '{field_path}' failed to satisfy constraint: Member must be "
+                                   "an integer")
+            elif not 0 <= number <= top:
+                bound = f"less than or equal to {top}" if number > top else "greater than or equal to 0"
+                constraints.append(f"Value '{raw}' at '{field_path}' failed to satisfy constraint: Member must have "
+                                   f"value {bound}")
         if sid is not None and not 1 <= len(str(sid)) <= MAX_SET_IDENTIFIER:
             constraints.append(f"Value '{sid}' at '{at}.resourceRecordSet.setIdentifier' failed to satisfy "
                                f"constraint: Member must have length less than or equal to {MAX_SET_IDENTIFIER}")
