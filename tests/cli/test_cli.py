@@ -15,8 +15,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def embedded_env() -> dict[str, str]:
+    """The caller's environment without an endpoint: AWS_ENDPOINT_URL (set to reuse a running
+    LocalStack) would switch the CLI from the embedded default to boto3."""
+    return {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "DNS_SAFEGUARDS_ENDPOINT_URL")}
+
+
 def run(tmp_path: Path, *args: str, check: int | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DNS_SAFEGUARDS_STATE": str(tmp_path / "state"), "NO_COLOR": "1", "COLUMNS": "200"}
+    env = {**embedded_env(), "DNS_SAFEGUARDS_STATE": str(tmp_path / "state"), "NO_COLOR": "1", "COLUMNS": "200"}
     proc = subprocess.run(
         [sys.executable, "-m", "safeguards", *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
     )
@@ -141,7 +147,7 @@ def test_two_processes_applying_5_and_7_leave_7_live(tmp_path: Path) -> None:
     p5 = write_plan(tmp_path, 5, ["192.0.2.5"])
     p7 = write_plan(tmp_path, 7, ["192.0.2.7"])
     for order in ((p5, p7), (p7, p5)):
-        env = {**os.environ, "DNS_SAFEGUARDS_STATE": str(tmp_path / f"state-{order[0].stem}"), "NO_COLOR": "1"}
+        env = {**embedded_env(), "DNS_SAFEGUARDS_STATE": str(tmp_path / f"state-{order[0].stem}"), "NO_COLOR": "1"}
         procs = {
             p.stem: subprocess.Popen(
                 [sys.executable, "-m", "safeguards", "apply", str(p)],

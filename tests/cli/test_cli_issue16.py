@@ -278,6 +278,8 @@ def test_destructive_commands_ask_on_a_terminal(
     for g in (1, 2, 3):
         run(tmp_path, "apply", str(write_plan(tmp_path, g, ["192.0.2.1", f"192.0.2.{10 + g}"])), check=0)
     before = state_files(tmp_path)
+    for name in ("AWS_ENDPOINT_URL", "DNS_SAFEGUARDS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(cli, "_interactive", lambda: True)
     args = ["--state", str(tmp_path / "state"), *command]
     declined = CliRunner().invoke(cli.app, args, input="n\n")
