@@ -344,8 +344,24 @@ class World:
         return self._recovery_body("repair", rounds, lambda a: _describe(a.repair(self.zone)))
 
     def rollbacker_body(self, rounds: int = 1, *, to: int | None = None) -> ActorBody:
-        """A rollbacker: `rounds` times `rollback` (to the previous plan, or `to`)."""
-        return self._recovery_body("rollback", rounds, lambda a: _describe(a.rollback(self.zone, to=to)))
+        """A rollbacker: `rounds` times `rollback` (to the previous plan, or `to`). Like an
+        operator, it never names a plan known to be bad (a planner bug the guards refused): when
+        the library's default target would be one, it names the previous good plan instead (see
+        tests/race/test_recovery_actors.py for what the default does with a refused plan)."""
+
+        def roll(applier: Applier) -> str:
+            target = to
+            if target is None:
+                live = applier.status(self.zone).fence
+                earlier = [g for g in applier.store.generations(self.zone) if live and g < live.content]
+                if earlier and earlier[-1] in self.bad:
+                    good = [g for g in earlier if g not in self.bad]
+                    if not good:
+                        return "nothing good to roll back to"
+                    target = good[-1]
+            return _describe(applier.rollback(self.zone, to=target))
+
+        return self._recovery_body("rollback", rounds, roll)
 
     def cleaner_body(self, rounds: int = 1) -> ActorBody:
         """Clean-up on its own (not after an apply): `rounds` times `cleanup`."""

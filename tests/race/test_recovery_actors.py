@@ -9,6 +9,7 @@ U rolls back to the previous plan, A applies the newest plan and cleans up.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ import pytest
 from safeguards.applier import Applier
 from safeguards.decisions import Decision, next_revision, with_markers
 from safeguards.diff import compute_diff
-from safeguards.errors import SafeguardsError
+from safeguards.errors import GuardRefused, SafeguardsError
 from safeguards.fence import Fence, ZoneView
 from safeguards.plan import Plan
 from safeguards.planstore import Lease
@@ -158,6 +159,29 @@ def test_a_rollback_then_a_repair_under_it_keep_the_rolled_back_content() -> Non
     assert sched.outcome("U") == "rolled-back g2.r1 (to g1)"
     assert sched.outcome("R") == "repaired g2.r2"
     assert (sched.outcome("A") or "").startswith("applied g3")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="applier bug (found by test_stateful): rollback's default target is the newest stored plan older "
+    "than the live content even if it was refused and never live, and decisions.as_content retires every name "
+    "the target lacks, so a plan the never-empty guard refused empties that name through rollback, exit 0",
+)
+def test_a_rollback_never_empties_a_name_its_target_does_not_retire() -> None:
+    """g2 live; the planner's g3 drops `regional` without retiring it (a planner bug): the
+    never-empty guard refuses it, nothing written; g4 is applied. `rollback` (to the previous plan)
+    must not end with `regional` empty: g3 never said to retire it."""
+    world, checker = _world(names=2)
+    applier = world.applier(None, "A")
+    bad = world.publish(3, omit=[world.endpoints[-1]])
+    with pytest.raises(GuardRefused, match="never-empty"):
+        applier.apply(bad)
+    applier.apply(world.publish(4))
+    checker.check(step=1)
+    with contextlib.suppress(SafeguardsError):
+        applier.rollback(world.zone)
+    assert world.values()[world.endpoints[-1]], "rollback emptied regional"
+    assert not checker.check(step=2)
 
 
 # ---------------------------------------------------------------------------------- teeth
