@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -29,6 +29,7 @@ from typer.core import TyperCommand
 from . import __version__, logs
 from .errors import InvalidInput, PlanInvalid, SafeguardsError, ValueOutOfRange, ZoneNotFound
 from .logs import redact
+from .plan import DEFAULT_OWNER
 from .sqlite_tx import MAX_INT64, state_error
 
 try:  # typer >= 0.25 ships its own copy of click
@@ -250,7 +251,22 @@ def _wiring(*, checkpoint: Any = None) -> Any:
     from .wiring import build_applier
 
     assert _settings is not None
-    return build_applier(_settings, checkpoint=checkpoint)
+    wiring = build_applier(_settings, checkpoint=checkpoint)
+    signer = _signer()
+    if signer is not None:
+        # An enactor with a key applies, rolls back to and repairs from signed plans only.
+        wiring.applier.options = replace(wiring.applier.options, signer=signer)
+    return wiring
+
+
+def _signer() -> Any:
+    """The plan-signing key from DNSSG_SIGNING_KEY_FILE or DNSSG_SIGNING_KEY, if set."""
+    from .signing import HmacSigner
+
+    path = os.environ.get("DNSSG_SIGNING_KEY_FILE")
+    if path:
+        return HmacSigner.from_file(path)
+    return HmacSigner.from_env()
 
 
 def handle_errors(json_flag: str = "as_json") -> Callable[[F], F]:
@@ -360,6 +376,13 @@ PlanFileArg = Annotated[Path, typer.Argument(metavar="PLAN_FILE", help="Plan fil
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 ZoneOpt = Annotated[str, typer.Option("--zone", "-z", metavar="ZONE", help="Zone name, e.g. example.com.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (asked only on a terminal).")]
+OwnerOpt = Annotated[
+    str,
+    typer.Option("--owner", metavar="OWNER", help="The owner whose fence, plans and names to act on (shared zones)."),
+]
+CorrectionForceOpt = Annotated[
+    bool, typer.Option("--force", help="Override the blast-radius guard (never the never-empty guard).")
+]
 
 
 def _zone(name: str) -> str:
@@ -533,14 +556,15 @@ def apply(
 @app.command(cls=_Command)
 @handle_errors()
 @takes_global_options
-def status(zone: ZoneOpt, as_json: JsonOpt = False) -> None:
-    """Show the live generation (from Route 53's fence record), the record sets and the circuit."""
-    st = _wiring().applier.status(_zone(zone))
+def status(zone: ZoneOpt, owner: OwnerOpt = DEFAULT_OWNER, as_json: JsonOpt = False) -> None:
+    """Show the live generation (from Route 53's fence record), the record sets, the circuit, and
+    every owner's generation in a shared zone."""
+    st = _wiring().applier.status(_zone(zone), owner=owner)
     if as_json:
         print(json.dumps(st.to_dict(), indent=2))
         return
     f = st.fence
-    live = f"generation {f.generation} ({'complete' if f.done else 'in progress'}, by {f.writer})" if f else "no plan"
+    live = f"generation {f.label()} ({'complete' if f.done else 'in progress'}, by {f.writer})" if f else "no plan"
     circuit = "[red]OPEN[/] " + _esc(st.state.circuit_reason) if st.state.circuit_open else "[green]closed[/]"
     out.print(f"[bold]{st.zone}[/]  live: {live}  circuit: {circuit}")
     table = Table(show_edge=False, header_style="bold")
@@ -550,6 +574,10 @@ def status(zone: ZoneOpt, as_json: JsonOpt = False) -> None:
         name = r.name + (f" [{r.set_identifier} w={r.weight}]" if r.set_identifier else "")
         table.add_row(_esc(name), r.type, str(r.ttl), _esc(", ".join(r.values)))
     out.print(table)
+    for o, x in sorted(st.fences.items()):
+        if o != st.owner:
+            names = sorted(n for n, w in st.owners.items() if w == o)
+            out.print(f"owner {_esc(o)}: generation {x.label()}, {len(names)} name(s)")
 
 
 @app.command(cls=_Command)
@@ -567,22 +595,27 @@ def rollback(
             help="Generation whose content to restore (default: the previous).",
         ),
     ] = None,
+    owner: OwnerOpt = DEFAULT_OWNER,
+    force: CorrectionForceOpt = False,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Restore an earlier plan's content as a new generation above the live one."""
+    """Make an earlier plan's content live again, under the live generation one revision up
+    (stale, exit 4, if a newer generation lands before it is written)."""
     target = f"generation {to}'s content" if to is not None else "the previous generation's content"
     _confirm(f"Roll {_zone(zone)} back to {target}?", yes=yes, as_json=as_json)
-    result = _wiring().applier.rollback(_zone(zone), to=to)
+    result = _wiring().applier.rollback(_zone(zone), to=to, owner=owner, force=force)
     _report(result, as_json, f"restored generation {result.rolled_back_to}'s content")
 
 
 @app.command(cls=_Command)
 @handle_errors()
 @takes_global_options
-def repair(zone: ZoneOpt, as_json: JsonOpt = False) -> None:
-    """Restore the last known good content on any name found below its minimum."""
-    result = _wiring().applier.repair(_zone(zone))
+def repair(
+    zone: ZoneOpt, owner: OwnerOpt = DEFAULT_OWNER, force: CorrectionForceOpt = False, as_json: JsonOpt = False
+) -> None:
+    """Restore the live plan's content on any name below its minimum; finish a half-applied generation."""
+    result = _wiring().applier.repair(_zone(zone), owner=owner, force=force)
     _report(result, as_json, "repaired" if result.outcome != "noop" else "nothing to repair")
 
 
@@ -597,12 +630,13 @@ def cleanup(
             "--keep", metavar="N", min=1, max=MAX_INT64, help="Keep this many generations below the live one."
         ),
     ] = 3,
+    owner: OwnerOpt = DEFAULT_OWNER,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete old plans from the plan store: never the live one or the last known good."""
+    """Delete old plans from the plan store: never the live one, its content's or the last known good."""
     _confirm(f"Delete {_zone(zone)}'s plans older than the live generation minus {keep}?", yes=yes, as_json=as_json)
-    deleted = _wiring().applier.cleanup(_zone(zone), keep=keep)
+    deleted = _wiring().applier.cleanup(_zone(zone), keep=keep, owner=owner)
     if as_json:
         print(json.dumps({"zone": _zone(zone), "deleted": deleted}))
     else:
@@ -612,12 +646,12 @@ def cleanup(
 @app.command(cls=_Command)
 @handle_errors()
 @takes_global_options
-def reset(zone: ZoneOpt, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
+def reset(zone: ZoneOpt, owner: OwnerOpt = DEFAULT_OWNER, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
     """Close an open circuit after a person has looked at the failures."""
     applier = _wiring().applier
     applier.backend.resolve_zone(_zone(zone))  # ZoneNotFound (exit 2) for a zone that is not there
     _confirm(f"Close the circuit of {_zone(zone)}?", yes=yes, as_json=as_json)
-    applier.reset_circuit(_zone(zone))
+    applier.reset_circuit(_zone(zone), owner=owner)
     if as_json:
         print(json.dumps({"zone": _zone(zone), "circuit": "closed"}))
     else:
@@ -722,7 +756,8 @@ def _report(result: Any, as_json: bool, text: str) -> None:
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
-        out.print(f"[green]{text}[/]: {result.zone} now at generation {result.generation} ({result.outcome})")
+        rev = f" revision {result.revision}" if result.revision else ""
+        out.print(f"[green]{text}[/]: {result.zone} now at generation {result.generation}{rev} ({result.outcome})")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
