@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = ["api", "planning", "apply", "explore"]
+EXPECTED = ["api", "planning", "apply", "explore", "pulumi"]
 
 
 @pytest.fixture(scope="module")
