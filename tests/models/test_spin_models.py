@@ -1,0 +1,142 @@
+"""The Promela models, checked by Spin: the naive 2025 enactor has a counterexample, the fixed
+protocol none, the fixed protocol without its fence compare has one again; and the naive
+model's trail, replayed in the Python race harness, empties the same endpoint.
+
+Spin and gcc come from Debian's packages (.ci/run installs them). Without them these tests
+skip on a workstation and fail in CI (the CI environment variable is set).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from safeguards.testing.models.runner import RUNS, Result, Run, SpinMissing, tools, verify, verify_all
+from safeguards.testing.models.trail import parse_trail, replay_in_harness, schedule
+
+try:
+    tools()
+    MISSING = ""
+except SpinMissing as exc:
+    MISSING = str(exc)
+
+if MISSING:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must check the Promela models, but {MISSING}", pytrace=False)
+    pytest.skip(MISSING, allow_module_level=True)
+
+BY_NAME = {r.name: r for r in RUNS}
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Result]:
+    """Every run of the runner (about 1.5 minutes on 2 cores)."""
+    done = verify_all(RUNS)
+    for res in done:
+        print(res.line())
+    return {r.run.name: r for r in done}
+
+
+def test_every_run_finds_what_it_must(results: dict[str, Result]) -> None:
+    bad = [res.line() + "\n" + res.output[-1500:] for res in results.values() if not res.ok]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("name", ["naive-I1", "naive-I1-regional", "naive-I2", "naive-I3"])
+def test_the_naive_enactor_has_a_counterexample_trail(results: dict[str, Result], name: str) -> None:
+    res = results[name]
+    assert res.violated and "assertion violated" in res.message
+    steps = parse_trail(res.trail)
+    assert steps and len(steps) == len(res.trail)
+    assert {s.actor for s in steps} >= {"P", "B"}
+
+
+def test_the_fixed_protocol_has_none(results: dict[str, Result]) -> None:
+    for name in ("fixed-enactors", "fixed-recovery", "fixed-recovery-faults", "fixed-I4"):
+        res = results[name]
+        assert res.errors == 0, f"{name}: {res.message}\n" + "\n".join(res.trail)
+        assert res.states > 1000, f"{name} explored only {res.states} states: the model is vacuous"
+    assert results["fixed-enactors"].states > 100_000
+    assert results["fixed-I4"].run.liveness
+
+
+def test_removing_the_fence_compare_finds_a_violation(results: dict[str, Result]) -> None:
+    """-DNOFENCE: the fence DELETE matches whatever fence is there; everything else stays."""
+    res = results["fixed-NOFENCE"]
+    assert res.violated
+    # I2: a stale writer's batch puts back an older generation.
+    assert "fence>>20" in res.message, res.message
+    assert any("batch accepted" in line for line in res.trail)
+
+
+def test_the_weaker_pin_rule_loses_the_live_content_source(results: dict[str, Result]) -> None:
+    """A pin only protects against clean-ups that decided before it: a rollback pins, clean-up
+    decides (from a fence without the rollback yet), the rollback writes, clean-up deletes."""
+    res = results["fixed-PIN_STAMP"]
+    assert res.violated
+    assert any("pins plan" in line for line in res.trail)
+    assert "clean-up deletes plan" in res.trail[-1]
+
+
+def test_the_fence_compare_alone_is_what_the_mutant_removes() -> None:
+    """Without -DNOFENCE the same small scope is clean: the violation is the mutation's."""
+    base = BY_NAME["fixed-NOFENCE"]
+    control = Run(base.name + "-control", base.model, tuple(d for d in base.defines if d != "NOFENCE"), False, "")
+    clean = verify(control)
+    assert clean.ok and clean.errors == 0 and clean.states > 0
+
+
+@pytest.mark.parametrize("name", ["naive-I1", "naive-I1-regional"])
+def test_the_naive_trail_replays_in_the_harness(results: dict[str, Result], name: str) -> None:
+    """The model's counterexample, as a harness schedule: the harness parks at the same
+    checkpoint after every step and ends with the same endpoint empty."""
+    steps = parse_trail(results[name].trail)
+    replay = replay_in_harness(steps)
+    assert replay.mismatches == []
+    assert replay.checkpoints == [s.checkpoint for s in steps]
+    assert replay.schedule == schedule(steps)
+    # The model stopped at its first emptied endpoint: the harness sees it at the same step.
+    assert "I1" in replay.broken(step=len(steps))
+    want = "regional" if name.endswith("regional") else None
+    assert replay.empty, replay.values
+    if want:
+        assert [e.split(".", 1)[0] for e in replay.empty] == ["regional"]
+    # The naive enactor also put an older plan back (I2) and left a pointer at a deleted plan (I3).
+    assert {"I1", "I2", "I3"} <= set(replay.broken())
+    # The emptying step is a clean-up of the plan the stale writer had just written.
+    last = steps[-1]
+    assert last.checkpoint == "cleanup.after"
+    stale_writer = next(s for s in reversed(steps) if s.checkpoint == "batch.after" and s.generation == last.generation)
+    assert stale_writer.actor != last.actor and stale_writer.generation == last.generation
+
+
+def test_a_handwritten_schedule_of_the_2025_race_agrees_with_the_model() -> None:
+    """The translation does not depend on Spin's output format alone: the 2025 timeline as
+    model steps (A writes ep1 with g2, stalls; B applies g3 and cleans up; A writes regional;
+    B deletes g2 with the regional records) replays the same way."""
+    lines = """
+        P none plan.published g=2 i=0
+        A none plan.loaded g=2 i=0
+        A none fence.checked g=2 i=0
+        A none batch.before g=2 i=1
+        A none batch.after g=2 i=1
+        A none batch.before g=2 i=2
+        P none plan.published g=3 i=0
+        B none plan.loaded g=3 i=0
+        B none fence.checked g=3 i=0
+        B none batch.before g=3 i=1
+        B none batch.after g=3 i=1
+        B none batch.before g=3 i=2
+        B none batch.after g=3 i=2
+        B none store.recorded g=3 i=0
+        B none cleanup.before g=1 i=0
+        B none cleanup.after g=1 i=0
+        B none cleanup.before g=2 i=0
+        A none batch.after g=2 i=2
+        B none cleanup.after g=2 i=0
+    """.splitlines()
+    replay = replay_in_harness(parse_trail(lines))
+    assert replay.mismatches == []
+    assert [e.split(".", 1)[0] for e in replay.empty] == ["regional"]
+    assert "I1" in replay.broken(step=19)
