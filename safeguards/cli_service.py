@@ -25,14 +25,18 @@ KeyFileOpt = Annotated[
         "--signing-key-file",
         metavar="FILE",
         help="HMAC-SHA256 key (at least 16 bytes): publish signs with it, enact refuses plans not signed "
-        "with it. Default: the DNSSG_SIGNING_KEY environment variable, if set.",
+        "with it. Default: DNSSG_SIGNING_KEY_FILE, else DNSSG_SIGNING_KEY, if set.",
     ),
 ]
 
 
 def _signer(path: Path | None) -> Any:
+    """The key of --signing-key-file, else of DNSSG_SIGNING_KEY_FILE, else DNSSG_SIGNING_KEY (or None)."""
+    import os
+
     from .signing import HmacSigner
 
+    path = path or (Path(os.environ["DNSSG_SIGNING_KEY_FILE"]) if os.environ.get("DNSSG_SIGNING_KEY_FILE") else None)
     return HmacSigner.from_file(path) if path is not None else HmacSigner.from_env()
 
 
