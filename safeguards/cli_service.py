@@ -1,10 +1,12 @@
-"""The service commands of the `dns-safeguards` CLI: ``publish`` (the planner) and ``enact`` (a
-long-running enactor). Registered onto the main app by `register(app)`; global options (``--state``,
-``--endpoint-url``, ``--plan-table``, ``--enactor-id``, ...) work as for every other command.
+"""The service commands of the `dns-safeguards` CLI: ``publish`` (the planner), ``enact`` (a
+long-running enactor) and ``serve-dns`` (DNS answers of the backend's records). Registered onto
+the main app by `register(app)`; global options (``--state``, ``--endpoint-url``, ``--plan-table``,
+``--enactor-id``, ...) work as for every other command.
 
     dns-safeguards publish examples/example.com.yaml              # prints the generation it took
     dns-safeguards enact --zone example.com --interval 30 --metrics-port 9464
     dns-safeguards enact --zone example.com --once --json         # one cycle, one JSON line per zone
+    dns-safeguards serve-dns --zone example.com --port 5353       # dig @127.0.0.1 -p 5353 api.example.com
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["enact", "publish", "register"]
+__all__ = ["enact", "publish", "register", "serve_dns"]
 
 _JSON_HELP = "Machine-readable output on stdout (enact: one JSON line per zone and cycle)."
 KeyFileOpt = Annotated[
@@ -158,11 +160,49 @@ def enact(
         print(json.dumps({"stopped": applier.enactor_id}), flush=True)
 
 
+def serve_dns(
+    zone: Annotated[
+        list[str],
+        typer.Option("--zone", "-z", metavar="ZONE", help="Zone to answer for (repeatable).", show_default=False),
+    ],
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", min=0, max=65535, help="UDP and TCP port (0: any free port).")
+    ] = 5353,
+    host: Annotated[str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on.")] = "127.0.0.1",
+    as_json: Annotated[bool, typer.Option("--json", help="Print where it listens as JSON.")] = False,
+) -> None:
+    """Answer DNS queries (UDP and TCP) with the records the backend holds now, until SIGTERM/SIGINT:
+    dig @127.0.0.1 -p PORT api.example.com, or --verify-dns 127.0.0.1:PORT."""
+    import signal
+    import threading
+
+    from . import cli
+    from .service.dnsserver import DnsResponder
+    from .service.enactor import zones_of
+
+    zones = zones_of([cli._zone(z) for z in zone])
+    backend = cli._wiring().applier.backend
+    for z in zones:
+        backend.resolve_zone(z)  # ZoneNotFound (exit 2) before listening
+    done = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: done.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with DnsResponder(backend, zones, host=host, port=port) as responder:
+            where = {"host": responder.host, "port": responder.port, "zones": zones}
+            text = f"serving DNS for {', '.join(zones)} on {responder.host}:{responder.port} (udp, tcp)"
+            print(json.dumps(where) if as_json else text, flush=True)
+            while not done.wait(3600):
+                pass
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``publish`` and ``enact`` to the main app (idempotent)."""
+    """Add ``publish``, ``enact`` and ``serve-dns`` to the main app (idempotent)."""
     from . import cli
 
     have = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-    for name, fn in (("publish", publish), ("enact", enact)):
+    for name, fn in (("publish", publish), ("enact", enact), ("serve-dns", serve_dns)):
         if name not in have:
             app.command(name, cls=cli._Command)(cli.handle_errors()(cli.takes_global_options(fn)))

@@ -246,3 +246,28 @@ def test_cli_enact_runs_until_sigterm_and_serves_metrics(tmp_path: Path) -> None
 def test_cli_enact_usage_errors_are_one_line_exit_2(tmp_path: Path, args: Any) -> None:
     result = _cli(tmp_path, *args, check=2)
     assert len(result.stderr.strip().splitlines()) == 1 and os.path.exists(ROOT)
+
+
+def test_cli_serve_dns_answers_the_embedded_state_until_sigterm(tmp_path: Path) -> None:
+    import dns.resolver
+
+    _cli(tmp_path, "publish", str(EXAMPLES / "example.com.yaml"))
+    _cli(tmp_path, "enact", "-z", "example.com", "--once")
+    proc = subprocess.Popen(
+        [*CLI, "serve-dns", "-z", "example.com", "--port", "0", "--json", "--state", str(tmp_path / "st")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=ENV,
+    )  # fmt: skip
+    lines = Lines(proc)
+    try:
+        where = json.loads(lines.next())
+        r = dns.resolver.Resolver(configure=False)
+        r.nameservers, r.port, r.lifetime = [where["host"]], where["port"], 5.0
+        assert sorted(x.to_text() for x in r.resolve("api.example.com", "A")) == [
+            "192.0.2.20", "192.0.2.21", "192.0.2.22",
+        ]  # fmt: skip
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(WAIT)
