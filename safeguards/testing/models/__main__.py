@@ -45,8 +45,10 @@ def main(argv: list[str]) -> int:
             replay = replay_in_harness(steps)
             agree = not replay.mismatches
             print(f"  harness schedule: {replay.schedule}")
-            print(f"  harness: checkpoints {'agree' if agree else 'DIFFER'}; violations {replay.broken()}; "
-                  f"empty endpoints {replay.empty}")
+            print(
+                f"  harness: checkpoints {'agree' if agree else 'DIFFER'}; violations {replay.broken()}; "
+                f"empty endpoints {replay.empty}"
+            )
             for m in replay.mismatches:
                 print(f"    {m}")
             ok &= agree

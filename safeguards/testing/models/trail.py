@@ -126,8 +126,7 @@ def replay_in_harness(
             got = {k: entry.context.get(k) for k in want}
             if entry.checkpoint != step.checkpoint or got != want:
                 mismatches.append(
-                    f"step {n} {step.choice}: model reached {step.checkpoint} {want}, "
-                    f"harness {entry.checkpoint} {got}"
+                    f"step {n} {step.choice}: model reached {step.checkpoint} {want}, harness {entry.checkpoint} {got}"
                 )
             if step.fault is not None and not entry.fired and step.fault != "crash":
                 mismatches.append(f"step {n} {step.choice}: the fault did not fire in the harness")
