@@ -571,7 +571,7 @@ def status(zone: ZoneOpt, owner: OwnerOpt = DEFAULT_OWNER, as_json: JsonOpt = Fa
     for col in ("name", "type", "ttl", "values"):
         table.add_column(col)
     for r in st.records:
-        name = r.name + (f" [{r.set_identifier} w={r.weight}]" if r.set_identifier else "")
+        name = r.name + (f" [{r.routing_label()}]" if r.routing_label() else "")
         table.add_row(_esc(name), r.type, str(r.ttl), _esc(", ".join(r.values)))
     out.print(table)
     for o, x in sorted(st.fences.items()):
@@ -710,7 +710,8 @@ def _print_diff(zone: str, generation: int, diff: Any, *, live: int | None) -> N
 
 
 def _label(r: Any) -> str:
-    extra = f" [{r.set_identifier} w={r.weight}]" if r.set_identifier else ""
+    routing = r.routing_label()
+    extra = f" [{routing}]" if routing else ""
     return f"{r.name} {r.type} ttl={r.ttl}{extra}"
 
 
@@ -718,9 +719,10 @@ def _change_label(old: Any, new: Any) -> str:
     """Like `_label`, with both sides of what changed: ``ttl=60->300``, ``[blue w=90->70]``."""
     ttl = f"{old.ttl}->{new.ttl}" if old.ttl != new.ttl else f"{new.ttl}"
     extra = ""
-    if new.set_identifier:
-        weight = f"{old.weight}->{new.weight}" if old.weight != new.weight else f"{new.weight}"
-        extra = f" [{new.set_identifier} w={weight}]"
+    if new.weight is not None and old.weight is not None and old.weight != new.weight:
+        extra = f" [{new.set_identifier} w={old.weight}->{new.weight}]"
+    elif new.routing_label():
+        extra = f" [{new.routing_label()}]"
     return f"{new.name} {new.type} ttl={ttl}{extra}"
 
 

@@ -8,6 +8,7 @@ Pure functions: change groups in, labelled stages out.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping
 
 from .diff import ChangeGroup
@@ -61,7 +62,8 @@ def _weight_shifts(groups: list[ChangeGroup], step: int) -> list[tuple[RecordSet
 def _intermediate(old: RecordSet, new: RecordSet, i: int, n: int) -> RecordSet:
     assert old.weight is not None and new.weight is not None
     weight = round(old.weight + (new.weight - old.weight) * i / n)
-    return RecordSet(old.name, old.type, old.ttl, old.values, old.set_identifier, weight)
+    # Only the weight moves: every other field (health check, routing) stays as it is live.
+    return dataclasses.replace(old, weight=weight)
 
 
 def _weight_stages(
