@@ -38,8 +38,9 @@
  *                         N no longer live is stale: stop.
  *   clean-up (enactors)   read the fence; delete stored plans older than live - KEEP, never the
  *                         live generation nor the live content source; each delete conditional
- *                         on the lease and on the plan not pinned (-DPIN_STAMP: only a pin made
- *                         at/after the clean-up's decision blocks it, the weaker rule).
+ *                         on the lease and on the plan not pinned under a generation at or
+ *                         above live - KEEP (-DPIN_STAMP: only a pin made at/after the clean-up's
+ *                         decision blocks it, a time-based rule that is not enough).
  *   A rejected batch or a lost response: re-read; our own fence there (a lost response) is a
  *   success, anything else a re-decision from a fresh read (at most MAXATT decisions).
  *
@@ -157,6 +158,7 @@ int fence, pfence;
 byte content[E], pcontent[E];
 bool stored[NG + 1];
 bool pinned[NG + 1];
+byte pinunder[NG + 1];   /* the highest generation a rollback pinned the plan under */
 #ifdef PIN_STAMP
 byte stime;
 byte pinat[NG + 1];
@@ -349,6 +351,8 @@ inline CLEAN_STEP(stale) {
     od;
 #ifdef PIN_STAMP
     stime++; ct = stime;   /* the store's clock at the decision */
+#else
+    ct = (FGEN(rf) > KEEP -> FGEN(rf) - KEEP : 0);   /* the floor */
 #endif
     printf("@@ %c clean-up reads (stale %d): fence g%d src g%d; deletes the plans in mask %d\n", ACTOR, stale, FGEN(rf), FSRC(rf), cmask);
     if :: cmask == 0 -> pc = DONE :: else -> pc = CDEL fi;
@@ -372,12 +376,20 @@ inline START_STEP() {
 #define ENDSTEP if :: pc == DONE -> RESET_LOCALS :: else -> skip fi
 #endif
 
-#ifdef PIN_STAMP
+/* Pins. The applier's rule (planstore.pin_plan / delete_plan(pinned_below=)): a rollback pins
+   its source plan under the generation N it writes under (pins only rise); clean-up deletes a
+   plan only if it is not pinned at or above its floor (the live generation it read - KEEP).
+   -DPIN_STAMP: the time-based reading instead, "not pinned at or after clean-up's decision"
+   (a store clock). `ct` holds clean-up's floor, or its decision time. */
+#if defined(NOPIN)
+#define DELETABLE(g) stored[g]                      /* -DNOPIN: pins protect nothing */
+#define PIN_IT(g, under) pinned[g] = true
+#elif defined(PIN_STAMP)
 #define DELETABLE(g) (stored[g] && (pinat[g] == 0 || pinat[g] < ct))
-#define PIN_IT(g) pinned[g] = true; stime++; pinat[g] = stime
+#define PIN_IT(g, under) pinned[g] = true; stime++; pinat[g] = stime
 #else
-#define DELETABLE(g) (stored[g] && !pinned[g])
-#define PIN_IT(g) pinned[g] = true
+#define DELETABLE(g) (stored[g] && !(pinned[g] && pinunder[g] >= ct))
+#define PIN_IT(g, under) pinned[g] = true; if :: pinunder[g] < (under) -> pinunder[g] = (under) :: else -> skip fi
 #endif
 
 proctype Actor(byte me; byte role) {
@@ -397,7 +409,7 @@ proctype Actor(byte me; byte role) {
     :: d_step { pc == DECIDE && FAULT(stales) -> TAKE(stales); DECIDE_STEP(true); ENDSTEP }
     :: d_step {
         pc == PIN ->                          /* the rollback pins its target: conditional write */
-        if :: stored[g] -> PIN_IT(g); printf("@@ %c pins plan g%d\n", ACTOR, g); pc = BATCH :: else -> pc = DONE fi;
+        if :: stored[g] -> PIN_IT(g, ngen); printf("@@ %c pins plan g%d\n", ACTOR, g); pc = BATCH :: else -> pc = DONE fi;
         ENDSTEP
        }
     :: d_step {
@@ -430,7 +442,7 @@ proctype Actor(byte me; byte role) {
        }
     :: d_step {
         pc == GATEPIN ->                                   /* pin the previous content source */
-        if :: stored[psrc] -> PIN_IT(psrc); printf("@@ %c gate failed: pins plan g%d\n", ACTOR, psrc); pc = GATEWRITE :: else -> pc = DONE fi;
+        if :: stored[psrc] -> PIN_IT(psrc, g); printf("@@ %c gate failed: pins plan g%d\n", ACTOR, psrc); pc = GATEWRITE :: else -> pc = DONE fi;
         ENDSTEP
        }
     :: d_step {

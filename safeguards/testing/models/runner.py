@@ -146,11 +146,18 @@ RUNS: tuple[Run, ...] = (
         "fixed with the fence compare removed (-DNOFENCE): a violation",
     ),
     Run(
+        "fixed-NOPIN",
+        FIXED,
+        (*_scope(NE=2, NG=3, E=2, KEEP=0, REPAIR=1, ROLLBACK=1, NWIPE=1, NFAULTS=0), "NOPIN"),
+        True,
+        "fixed-recovery with pins that protect nothing (-DNOPIN): a violation",
+    ),
+    Run(
         "fixed-PIN_STAMP",
         FIXED,
         (*_scope(NE=2, NG=3, E=2, KEEP=0, REPAIR=1, ROLLBACK=1, NWIPE=1, NFAULTS=0), "PIN_STAMP"),
         True,
-        "fixed with the weaker pin rule (only a pin made at/after clean-up's decision blocks it): a violation",
+        "fixed-recovery with a time-based pin rule (a pin made at/after clean-up's decision blocks it): a violation",
     ),
 )
 
