@@ -163,12 +163,57 @@ class BlastRadiusGuard:
         return check_blast_radius(len(ctx.observed), ctx.diff, ctx.options)
 
 
+def check_failover_pairs(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> list[str]:
+    """A name that answers by failover keeps its PRIMARY: a plan that leaves only SECONDARY sets
+    sends every query to the standby, healthy primary or not."""
+    after = apply_diff(dict(observed), diff.groups)
+    roles: dict[tuple[str, str], set[str]] = {}
+    for r in after.values():
+        if r.failover:
+            roles.setdefault((r.name, r.type), set()).add(r.failover)
+    return [
+        f"{name} {rtype}: failover sets would be left without a PRIMARY (only {', '.join(sorted(have))})"
+        for (name, rtype), have in sorted(roles.items())
+        if "PRIMARY" not in have
+    ]
+
+
+def check_alias_targets(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> list[str]:
+    """An alias to a name this plan governs must not outlive its target: a plan that deletes the
+    target and keeps the alias publishes a name that answers nothing."""
+    before = {r.name for r in observed.values()}
+    after = apply_diff(dict(observed), diff.groups)
+    present = {r.name for r in after.values()}
+    problems = []
+    for r in sorted(after.values()):
+        target = r.alias_target
+        if target is not None and target[1] in before and target[1] not in present:
+            problems.append(f"{r.name} {r.type}: alias to {target[1]}, which this change would delete")
+    return problems
+
+
+class FailoverGuard:
+    name, forceable = "failover", False
+
+    def check(self, ctx: GuardContext) -> list[str]:
+        return check_failover_pairs(ctx.observed, ctx.diff)
+
+
+class AliasTargetGuard:
+    name, forceable = "alias-target", False
+
+    def check(self, ctx: GuardContext) -> list[str]:
+        return check_alias_targets(ctx.observed, ctx.diff)
+
+
 DEFAULT_GUARDS: tuple[Guard, ...] = (
     ChecksumGuard(),
     OwnershipGuard(),
     NeverEmptyGuard(),
     CapacityGuard(),
     BlastRadiusGuard(),
+    FailoverGuard(),
+    AliasTargetGuard(),
 )
 
 

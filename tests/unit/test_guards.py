@@ -125,10 +125,66 @@ def test_force_overrides_blast_radius_but_never_never_empty() -> None:
 def test_fence_round_trip_and_foreign_values_are_not_trusted() -> None:
     f = Fence(7, "ab" * 32, "team", "enactor-a", 3, True)
     rrset = f.render(Z)
-    assert rrset.name == "_dnssg-fence.example.com." and rrset.type == "TXT"
+    assert rrset.name == "_dnssg-fence-team.example.com." and rrset.type == "TXT"  # each owner its own
     assert parse_fence(rrset) == f
-    assert find_fence([rs("api", "192.0.2.1"), rrset], Z) == rrset
+    assert find_fence([rs("api", "192.0.2.1"), rrset], Z, "team") == rrset
     assert parse_fence(RecordSet(rrset.name, "TXT", 60, ('"gen=99"',))) is None
     assert parse_fence(None) is None
     m = marker("api.example.com.", "team")
     assert marker_owners([m]) == {"api.example.com.": "team"}
+
+
+# --------------------------------------------------------------------------- guards as data
+
+
+def test_routing_aware_guards_refuse_a_failover_without_primary_and_a_dangling_alias() -> None:
+    import dataclasses
+
+    from safeguards.guards import DEFAULT_GUARDS, GuardContext, judge
+    from safeguards.records import alias_value
+
+    primary = dataclasses.replace(rs("app", "192.0.2.1"), set_identifier="a", failover="PRIMARY")
+    secondary = dataclasses.replace(rs("app", "192.0.2.2"), set_identifier="b", failover="SECONDARY")
+    observed = {primary.key: primary, secondary.key: secondary}
+    only_secondary = plan(secondary)
+    diff = compute_diff(only_secondary.records, observed, ())
+    verdict = judge(GuardContext(only_secondary, observed, {}, diff, GuardOptions(max_change_fraction=1.0)))
+    failover = next(f for f in verdict.findings if f.guard == "failover")
+    assert failover.problems == ("app.example.com. A: failover sets would be left without a PRIMARY (only SECONDARY)",)
+    assert verdict.refusal() is not None and verdict.refusal(force=True) is not None  # not forceable
+
+    target = rs("lb", "192.0.2.9")
+    alias = RecordSet("www.example.com.", "A", 0, (alias_value("Z1EXAMPLE", "lb.example.com.", False),))
+    observed = {target.key: target, alias.key: alias}
+    drops_target = plan(alias, retire=("lb.example.com.",))
+    diff = compute_diff(drops_target.records, observed, drops_target.retire)
+    owners = {"www.example.com.": drops_target.owner, "lb.example.com.": drops_target.owner}
+    verdict = judge(GuardContext(drops_target, observed, owners, diff, GuardOptions(max_change_fraction=1.0)))
+    assert [f.guard for f in verdict.findings if f.problems] == ["alias-target"]
+    assert [g.name for g in DEFAULT_GUARDS][-2:] == ["failover", "alias-target"]
+
+
+def test_a_guard_of_your_own_is_one_class(tmp_path) -> None:
+    from safeguards.applier import Applier, ApplyOptions
+    from safeguards.backends.strict import StrictRoute53
+    from safeguards.clock import VirtualClock
+    from safeguards.stores.sqlite import SqlitePlanStore
+
+    class NoTestNet:
+        name, forceable = "no-test-net", False
+
+        def check(self, ctx):
+            return [f"{r.name}: 198.51.100.0/24 is a test network" for r in ctx.plan.records
+                    if any(v.startswith("198.51.100.") for v in r.values)]  # fmt: skip
+
+    clock = VirtualClock()
+    model = StrictRoute53(clock=clock)
+    model.resolve_zone(Z, create=True)
+    applier = Applier(model, SqlitePlanStore(tmp_path / "p.sqlite", clock=clock), clock=clock,
+                      options=ApplyOptions(extra_guards=(NoTestNet(),)))  # fmt: skip
+    preview = applier.preview(plan(rs("api", "198.51.100.7"), gen=1))
+    assert preview.to_dict()["guards"]["no-test-net"]["problems"] == [
+        "api.example.com.: 198.51.100.0/24 is a test network"
+    ]
+    with pytest.raises(GuardRefused, match="no-test-net"):
+        applier.apply(plan(rs("api", "198.51.100.7"), gen=1))
