@@ -8,14 +8,18 @@ the newest plan live within the stated bound after the last publish."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
+import pytest
 from test_process import ENV, WAIT, ZONE, Lines
 
 from safeguards.backends.strict import StrictRoute53
@@ -29,14 +33,28 @@ NEWEST = 51
 BOUND_S = 30.0  # newest live after the last publish (a loaded 2-core machine; typically 1-2 s)
 
 ENACTOR = """
-import sys
-from safeguards.backends.strict import StrictRoute53
+import json, sys
 from safeguards.service import Enactor
-from safeguards.stores.sqlite import SqlitePlanStore
 from safeguards.testing.world import default_options
 
-state, name, stall = sys.argv[1], sys.argv[2], sys.argv[3] == "stall"
+where, name, stall = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3] == "stall"
 paused = []
+if where["kind"] == "embedded":
+    from safeguards.backends.strict import StrictRoute53
+    from safeguards.stores.sqlite import SqlitePlanStore
+
+    backend = StrictRoute53(path=where["state"] + "/route53.sqlite", insync_after=0.0)
+    store = SqlitePlanStore(where["state"] + "/plans.sqlite")
+else:
+    import boto3
+    from safeguards.backends.boto3_route53 import Boto3Route53, make_route53_client
+    from safeguards.stores.dynamodb import DynamoPlanStore, make_dynamodb_client
+    from safeguards.testing.localstack import TEST_CREDENTIALS, TEST_REGION
+
+    session = boto3.session.Session(region_name=TEST_REGION, **TEST_CREDENTIALS)
+    backend = Boto3Route53(make_route53_client(session, where["endpoint"], TEST_REGION))
+    ddb = make_dynamodb_client(session, where["endpoint"], TEST_REGION)
+    store = DynamoPlanStore(ddb, plan_table=where["plan_table"], lease_table=where["lease_table"])
 
 def hook(checkpoint, **ctx):
     # The stall: after the first batch of its first apply, say so and wait for the test's go.
@@ -47,9 +65,9 @@ def hook(checkpoint, **ctx):
         print("RESUMED", flush=True)
 
 e = Enactor.create(
-    StrictRoute53(path=state + "/route53.sqlite", insync_after=0.0),
-    SqlitePlanStore(state + "/plans.sqlite"),
-    ["example.com."],
+    backend,
+    store,
+    [where["zone"]],
     enactor_id=name,
     options=default_options(lease_ttl=3.0),
     checkpoint=hook,
@@ -64,12 +82,40 @@ print("STOPPED", flush=True)
 
 def test_fifty_plans_three_enactor_processes_and_a_sigstopped_one(tmp_path: Path) -> None:
     model = StrictRoute53(path=tmp_path / "route53.sqlite", insync_after=0.0)
-    zone_id = model.resolve_zone(ZONE, create=True)
     store = SqlitePlanStore(tmp_path / "plans.sqlite")
-    plans = World.create("guarded", 3)
+    stall_run(model, store, ZONE, {"kind": "embedded", "state": str(tmp_path), "zone": ZONE}, tmp_path)
+
+
+@pytest.mark.dnssg_localstack
+def test_fifty_plans_three_enactor_processes_and_a_sigstopped_one_on_localstack(
+    localstack_strict: str, tmp_path: Path
+) -> None:
+    import boto3
+
+    from safeguards.backends.boto3_route53 import Boto3Route53, make_route53_client
+    from safeguards.stores.dynamodb import DynamoPlanStore, make_dynamodb_client
+    from safeguards.stores.schema import ensure_tables
+    from safeguards.testing.localstack import TEST_CREDENTIALS, TEST_REGION
+
+    tag = uuid.uuid4().hex[:10]
+    session = boto3.session.Session(region_name=TEST_REGION, **TEST_CREDENTIALS)
+    ddb = make_dynamodb_client(session, localstack_strict, TEST_REGION)
+    tables = {"plan_table": f"dnssg-stall-plans-{tag}", "lease_table": f"dnssg-stall-leases-{tag}"}
+    ensure_tables(ddb, tables["plan_table"], tables["lease_table"])
+    store = DynamoPlanStore(ddb, **tables)
+    backend = Boto3Route53(make_route53_client(session, localstack_strict, TEST_REGION))
+    zone = f"stall{tag}.example."
+    where = {"kind": "localstack", "endpoint": localstack_strict, "zone": zone, **tables}
+    stall_run(backend, store, zone, where, tmp_path)
+
+
+def stall_run(model: Any, store: Any, zone: str, where: dict[str, str], tmp_path: Path) -> None:
+    """The run itself, on `model`/`store` here and on the same `where` in the enactor processes."""
+    zone_id = model.resolve_zone(zone, create=True)
+    plans = World.create("guarded", 3, zone=zone)
     planner = Planner(store, renumber=False)
     planner.publish(plans.plan(1))
-    Enactor.create(model, store, [ZONE], enactor_id="boot", options=default_options()).run_once()
+    Enactor.create(model, store, [zone], enactor_id="boot", options=default_options()).run_once()
 
     problems: list[str] = []
     samples: list[float] = []
@@ -81,7 +127,7 @@ def test_fifty_plans_three_enactor_processes_and_a_sigstopped_one(tmp_path: Path
         while not stop_watch.is_set():
             sets = model.list_record_sets(zone_id)
             samples.append(time.monotonic())
-            fence = parse_fence(find_fence(sets, ZONE))
+            fence = parse_fence(find_fence(sets, zone))
             values = {e: [r.values for r in sets if r.name == e and r.type == "A"] for e in plans.endpoints}
             empty = [e for e, v in values.items() if not v or not v[0]]
             if empty:
@@ -100,7 +146,7 @@ def test_fifty_plans_three_enactor_processes_and_a_sigstopped_one(tmp_path: Path
 
     def start(name: str, stall: bool) -> None:
         procs[name] = subprocess.Popen(
-            [sys.executable, "-c", ENACTOR, str(tmp_path), name, "stall" if stall else "run"],
+            [sys.executable, "-c", ENACTOR, json.dumps(where), name, "stall" if stall else "run"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path, env=ENV,
         )  # fmt: skip
         lines[name] = Lines(procs[name])
@@ -114,7 +160,7 @@ def test_fifty_plans_three_enactor_processes_and_a_sigstopped_one(tmp_path: Path
         planner.publish(plans.plan(2))
         assert lines["az1"].next().strip() == "PAUSED 2"
         os.kill(procs["az1"].pid, signal.SIGSTOP)
-        fence = parse_fence(find_fence(model.list_record_sets(zone_id), ZONE))
+        fence = parse_fence(find_fence(model.list_record_sets(zone_id), zone))
         assert fence is not None and (fence.generation, fence.done, fence.writer) == (2, False, "az1")
         stopped_at = time.monotonic()
         # The others run; the planner publishes g3..g51 in quick succession.
@@ -131,8 +177,8 @@ def test_fifty_plans_three_enactor_processes_and_a_sigstopped_one(tmp_path: Path
         last_publish = time.monotonic()
         # Longer than the others take to apply 3 newer generations and clean az1's g2 up.
         deadline = time.monotonic() + WAIT
-        while not (NEWEST in live_at and 2 not in store.generations(ZONE)):
-            assert time.monotonic() < deadline, f"not converged: {store.generations(ZONE)}, live {sorted(live_at)[-3:]}"
+        while not (NEWEST in live_at and 2 not in store.generations(zone)):
+            assert time.monotonic() < deadline, f"not converged: {store.generations(zone)}, live {sorted(live_at)[-3:]}"
             stop_watch.wait(0.05)
         assert live_at[NEWEST] - last_publish <= BOUND_S
         last_live = live_at[NEWEST]
@@ -146,7 +192,7 @@ def test_fifty_plans_three_enactor_processes_and_a_sigstopped_one(tmp_path: Path
         # Two full cycles of az1 after resuming: it must converge on the newest, never write g2.
         ticks = 0
         while ticks < 200:
-            fence = parse_fence(find_fence(model.list_record_sets(zone_id), ZONE))
+            fence = parse_fence(find_fence(model.list_record_sets(zone_id), zone))
             assert fence is not None and fence.generation == NEWEST, fence
             ticks += 1
             stop_watch.wait(0.01)
@@ -172,5 +218,5 @@ def test_fifty_plans_three_enactor_processes_and_a_sigstopped_one(tmp_path: Path
     assert values == dict.fromkeys(plans.endpoints, NEWEST)
 
 
-def model_sets(model: StrictRoute53, zone_id: str) -> list:
+def model_sets(model: Any, zone_id: str) -> list[Any]:
     return model.list_record_sets(zone_id)
