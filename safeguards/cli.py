@@ -762,6 +762,11 @@ def _report(result: Any, as_json: bool, text: str) -> None:
         out.print(f"[green]{text}[/]: {result.zone} now at generation {result.generation}{rev} ({result.outcome})")
 
 
+from .cli_service import register as _register_service  # noqa: E402 - publish, enact, serve-dns
+
+_register_service(app)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: usage errors too are one line (exit 2)."""
     args = list(sys.argv[1:] if argv is None else argv)
