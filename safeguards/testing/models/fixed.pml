@@ -16,11 +16,12 @@
  *   record compares stay.
  *   pfence / pcontent: the zone before its latest batch, what a stale read returns.
  *
- * Plan store: stored[g], pinned[g]; the planner publishes g2 .. NG (g1 is live at the start).
- * Lease: one holder; every actor takes it when it starts (the previous holder's lease
- *   expired: a takeover is allowed at any time) and renews it before each batch and each
- *   store delete (a renewal fails if anyone else took it, or after a lease-loss fault). Safety
- *   must not rest on it: the takeover can happen at any step of any other actor.
+ * Plan store: stored[g], pins under a generation (pinunder[g]); the planner publishes g2 .. NG
+ *   (g1 is live at the start).
+ * Lease: in the safety runs it is lost at every step (LEASE_FREE / RENEW_FAILS below): any
+ *   actor may act at any time, so safety cannot rest on it. In the liveness runs (-DLIVE) an
+ *   actor waits for it, renews it before each batch and store delete (a renewal fails if anyone
+ *   else took it, or after a lease-loss fault, NLEASE) and gives it back after its round.
  *
  * Actors (one proctype, a program counter `pc`; each step one d_step, i.e. one atomic action
  * between two checkpoints; a crash can hit any actor at any checkpoint):
@@ -44,9 +45,10 @@
  *   A rejected batch or a lost response: re-read; our own fence there (a lost response) is a
  *   success, anything else a re-decision from a fresh read (at most MAXATT decisions).
  *
- * Faults (budgets): crash + restart from scratch at any checkpoint (NCRASH), lost response
- * (NLOST), stale read (NSTALE), lease loss (NLEASE), failed gate (NGATE), and an outside
- * deletion of the regional endpoint's records (NWIPE: what repair is for).
+ * Faults (budgets, and at most NFAULTS of them in one run): crash + restart from scratch at
+ * any checkpoint (NCRASH), lost response (NLOST), stale read (NSTALE), lease loss (NLEASE,
+ * liveness runs), failed gate (NGATE); and, outside the budget, a deletion of the regional
+ * endpoint's records by someone else (NWIPE: what repair is for).
  *
  * Invariants (INV selects one, 0 = all):
  *   I1 never empty: every endpoint has records, but the regional one between an outside
