@@ -197,6 +197,7 @@ class Enactor:
         self._retry_at: dict[str, float] = {}
         self._seen_live: dict[str, int] = {}
         self._zone: str = ""
+        self._batch_started: float | None = None
         self._owner_kw = {m: _owner_kwargs(getattr(applier, m), owner) for m in ("apply", "repair", "cleanup")}
 
     @classmethod
@@ -333,6 +334,7 @@ class Enactor:
             return self._report(zone, "backoff", "waiting", published_generation=published, retry_in=wait)
         if published is None:
             return self._report(zone, "idle", "nothing published")
+        started = self.clock.now()
         try:
             report = self._enact(zone, published)
         except EnactorStopped as exc:
@@ -359,6 +361,8 @@ class Enactor:
             log.exception("unexpected error enactor=%s zone=%s", self.enactor_id, zone)
             return self._failed(zone, published, exc, 1)
         self._succeeded(zone)
+        if report.batches:
+            self.metrics.observe("cycle_seconds", self.clock.now() - started, zone=zone)
         return report
 
     def _failed(self, zone: str, published: int | None, exc: Exception, code: int) -> ZoneReport:
@@ -482,8 +486,13 @@ class Enactor:
     def _observe(self, name: str, context: dict[str, Any]) -> None:
         """Checkpoints the applier passes: compare-and-set conflicts and accepted batches."""
         zone = str(context.get("zone") or self._zone)
-        if name == "batch.after":
+        if name == "batch.before":
+            self._batch_started = self.clock.now()
+        elif name == "batch.after":
             self.metrics.inc("batches_total", zone=zone)
+            if self._batch_started is not None:
+                self.metrics.observe("batch_seconds", self.clock.now() - self._batch_started, zone=zone)
+                self._batch_started = None
         elif name == "zone.read" and int(context.get("attempt") or 0) > 0:
             self.metrics.inc("conflicts_total", zone=zone)
 

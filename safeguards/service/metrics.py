@@ -13,7 +13,8 @@ Metric names (all prefixed ``dnssg_``): ``live_generation``, ``live_revision``,
 ``last_error_timestamp_seconds`` (gauges, label ``zone``); ``applies_total`` (``zone``, ``outcome``),
 ``refusals_total`` (``zone``, ``guard``), ``repairs_total``, ``stale_total``, ``conflicts_total``,
 ``lease_busy_total``, ``errors_total`` (``zone``, ``kind``), ``batches_total``, ``cleanup_deleted_total``
-(counters), ``cycles_total`` and ``stopping``.
+(counters), ``batch_seconds`` and ``cycle_seconds`` (histograms, ``zone``), ``cycles_total`` and
+``stopping``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Labels = tuple[tuple[str, str], ...]
+#: Histogram buckets (seconds): Route 53 batches take tens of milliseconds to seconds, INSYNC minutes.
+BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 _HELP: dict[str, tuple[str, str]] = {
     "live_generation": ("gauge", "Generation of the fence record live in Route 53."),
@@ -46,6 +49,8 @@ _HELP: dict[str, tuple[str, str]] = {
     "batches_total": ("counter", "Change batches Route 53 accepted from this enactor."),
     "cleanup_deleted_total": ("counter", "Old plans deleted by clean-up."),
     "cycles_total": ("counter", "Enactor cycles run."),
+    "batch_seconds": ("histogram", "From the decision to write a batch to Route 53 accepting it."),
+    "cycle_seconds": ("histogram", "Duration of one zone's cycle that wrote something."),
     "stopping": ("gauge", "1 once a stop was requested."),
 }
 
@@ -66,6 +71,7 @@ class Metrics:
         self._clock = clock
         self._lock = threading.Lock()
         self._values: dict[str, dict[Labels, float]] = {}
+        self._histograms: dict[str, dict[Labels, list[float]]] = {}  # bucket counts, then sum, then count
         self.reports: dict[str, dict[str, Any]] = {}
         self.last_error: dict[str, str] = {}
         self.last_cycle_at: float | None = None
@@ -89,6 +95,24 @@ class Metrics:
                 series.pop(key, None)
             else:
                 series[key] = float(value)
+
+    def observe(self, name: str, seconds: float, **labels: object) -> None:
+        """One observation of a histogram."""
+        self._check(name)
+        with self._lock:
+            series = self._histograms.setdefault(name, {})
+            h = series.setdefault(_labels(labels), [0.0] * (len(BUCKETS) + 2))
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    h[i] += 1
+            h[-2] += seconds
+            h[-1] += 1
+
+    def count(self, name: str, **labels: object) -> int:
+        """How many observations a histogram has (for tests and status lines)."""
+        with self._lock:
+            h = self._histograms.get(name, {}).get(_labels(labels))
+            return int(h[-1]) if h else 0
 
     def get(self, name: str, **labels: object) -> float:
         """The current value (0 when never set): for tests and status lines."""
@@ -127,16 +151,22 @@ class Metrics:
         lines: list[str] = []
         with self._lock:
             for name, (kind, help_text) in _HELP.items():
+                full = f"dnssg_{name}"
+                if kind == "histogram":
+                    hists = self._histograms.get(name)
+                    if hists:
+                        lines.append(f"# HELP {full} {help_text}")
+                        lines.append(f"# TYPE {full} histogram")
+                        for labels, h in sorted(hists.items()):
+                            lines.extend(_histogram_lines(full, labels, h))
+                    continue
                 series = self._values.get(name)
                 if not series:
                     continue
-                full = f"dnssg_{name}"
                 lines.append(f"# HELP {full} {help_text}")
                 lines.append(f"# TYPE {full} {kind}")
                 for labels, value in sorted(series.items()):
-                    shown = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-                    number = repr(value) if value != int(value) else str(int(value))
-                    lines.append(f"{full}{{{shown}}} {number}" if shown else f"{full} {number}")
+                    lines.append(_sample(full, labels, value))
         return "\n".join(lines) + "\n"
 
     def healthy(self) -> tuple[bool, str]:
@@ -169,6 +199,23 @@ class Metrics:
                 "zones": {z: dict(r) for z, r in sorted(self.reports.items())},
                 "last_error": dict(self.last_error),
             }
+
+
+def _number(value: float) -> str:
+    return repr(value) if value != int(value) else str(int(value))
+
+
+def _sample(name: str, labels: Labels, value: float) -> str:
+    shown = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+    return f"{name}{{{shown}}} {_number(value)}" if shown else f"{name} {_number(value)}"
+
+
+def _histogram_lines(name: str, labels: Labels, h: list[float]) -> list[str]:
+    out = [_sample(f"{name}_bucket", (*labels, ("le", _number(b))), h[i]) for i, b in enumerate(BUCKETS)]
+    out.append(_sample(f"{name}_bucket", (*labels, ("le", "+Inf")), h[-1]))
+    out.append(_sample(f"{name}_sum", labels, h[-2]))
+    out.append(_sample(f"{name}_count", labels, h[-1]))
+    return out
 
 
 class MetricsServer:

@@ -96,6 +96,11 @@ def test_metrics_are_scraped_over_http(svc: Service) -> None:
         assert 'dnssg_applies_total{outcome="applied",zone="example.com."} 1\n' in text
         assert 'dnssg_circuit_open{zone="example.com."} 0\n' in text
         assert "# TYPE dnssg_applies_total counter" in text and "dnssg_cycles_total 1\n" in text
+        # Histograms: one observation per batch (canary, then the rest), one per writing cycle.
+        assert e.metrics.count("batch_seconds", zone=svc.zone) == 2 == e.metrics.get("batches_total", zone=svc.zone)
+        assert 'dnssg_batch_seconds_bucket{zone="example.com.",le="+Inf"} 2\n' in text
+        assert 'dnssg_batch_seconds_count{zone="example.com."} 2\n' in text
+        assert 'dnssg_cycle_seconds_count{zone="example.com."} 1\n' in text
         assert urllib.request.urlopen(f"{base}/healthz", timeout=10).status == 200
         assert urllib.request.urlopen(f"{base}/readyz", timeout=10).read() == b"ok: ready\n"
         status = json.loads(urllib.request.urlopen(f"{base}/status", timeout=10).read())

@@ -32,9 +32,7 @@ EXAMPLES = ROOT / "examples"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 for _var in ("DNSSG_SIGNING_KEY", "DNSSG_SIGNING_KEY_FILE", "DNS_SAFEGUARDS_STATE"):
     ENV.pop(_var, None)
-# The CLI with the service commands registered (idempotent once safeguards/cli.py registers them).
-CLI = [sys.executable, "-c", "from safeguards import cli; from safeguards.cli_service import register; "
-       "register(cli.app); cli.main()"]  # fmt: skip
+CLI = [sys.executable, "-m", "safeguards"]  # the installed CLI, service commands registered by safeguards/cli.py
 
 CHILD = """
 import sys
