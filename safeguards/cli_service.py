@@ -108,6 +108,12 @@ def enact(
         str | None,
         typer.Option("--verify-dns", metavar="HOST[:PORT]", help="After each stage, resolve the changed names here."),
     ] = None,
+    owner: Annotated[
+        str,
+        typer.Option(
+            "--owner", metavar="OWNER", help="Enact this owner's plans (shared zones; default dns-safeguards)."
+        ),
+    ] = "dns-safeguards",
     signing_key_file: KeyFileOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
 ) -> None:
@@ -131,7 +137,10 @@ def enact(
     def show(report: ZoneReport) -> None:
         print(json.dumps(report.to_dict(), sort_keys=True) if as_json else report.line(), flush=True)
 
-    enactor = Enactor(applier, zones, interval=interval, poll=poll, stopper=stopper, metrics=metrics, on_report=show)
+    from .fence import check_token
+
+    enactor = Enactor(applier, zones, interval=interval, poll=poll, stopper=stopper, metrics=metrics, on_report=show,
+                      owner=check_token("owner", owner))  # fmt: skip
     server = MetricsServer(metrics, port=metrics_port).start() if metrics_port is not None else None
     if server is not None:
         where = f"metrics: http://127.0.0.1:{server.port}/metrics"

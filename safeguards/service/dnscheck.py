@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..applier import Applier
+from ..plan import DEFAULT_OWNER
+from ..planstore import scope
 from ..records import RecordSet, fqdn
 from ..verify import DnsVerifier
 
@@ -26,13 +28,15 @@ def check_answers(nameserver: str, records: Sequence[RecordSet], *, zone: str = 
     return verifier.verify(zone, list(records))
 
 
-def check_live(applier: Applier, zone: str, nameserver: str, *, port: int = 53, timeout: float = 2.0) -> list[str]:
-    """`check_answers` for the content live on `zone` (per its fence) as the plan store holds it."""
+def check_live(
+    applier: Applier, zone: str, nameserver: str, *, port: int = 53, timeout: float = 2.0, owner: str = DEFAULT_OWNER
+) -> list[str]:
+    """`check_answers` for `owner`'s content live on `zone` (per its fence) as the plan store holds it."""
     zone = fqdn(zone)
-    status = applier.status(zone)
+    status = applier.status(zone, owner=owner)
     if status.fence is None:
         return [f"{zone}: nothing of ours is live (no fence record)"]
-    plan = applier.store.get_plan(zone, status.fence.content)
+    plan = applier.store.get_plan(scope(zone, owner), status.fence.content)
     if plan is None:
         return [f"{zone}: the live content g{status.fence.content} is not in the plan store"]
     return check_answers(nameserver, plan.records, zone=zone, port=port, timeout=timeout)

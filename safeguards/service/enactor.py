@@ -46,7 +46,7 @@ from ..clock import Clock, SystemClock
 from ..errors import CircuitOpen, GuardRefused, LeaseLost, SafeguardsError, StaleGeneration
 from ..fence import Fence
 from ..plan import DEFAULT_OWNER, Plan
-from ..planstore import PlanStore
+from ..planstore import PlanStore, scope
 from ..records import fqdn
 from ..results import ApplyResult
 from ..retry import FullJitter, RetryPolicy, stop_after_attempt
@@ -315,15 +315,16 @@ class Enactor:
         store, m = self.applier.store, self.metrics
         self._zone = zone
         self.stopper.begin()
-        state = store.state(zone)
-        generations = store.generations(zone)
+        key = self._key(zone)
+        state = store.state(key)
+        generations = store.generations(key)
         published = generations[-1] if generations else None
         m.set("published_generation", published, zone=zone)
         m.set("circuit_open", 1 if state.circuit_open else 0, zone=zone)
         if state.circuit_open:
             reason = (
                 f"circuit open after {state.consecutive_failures} consecutive failures (last: {state.circuit_reason}); "
-                f"nothing is enacted until 'dns-safeguards reset --zone {zone}'"
+                f"nothing is enacted until 'dns-safeguards reset --zone {zone}{self._owner_flag()}'"
             )
             return self._report(zone, "circuit-open", "stopped", published_generation=published, reason=reason,
                                 exit_code=CircuitOpen.exit_code)  # fmt: skip
@@ -373,7 +374,7 @@ class Enactor:
         kind = type(exc).__name__
         self.metrics.error(zone, kind, str(exc))
         # The library counted it toward the circuit; say so if it opened now.
-        state = self.applier.store.state(zone)
+        state = self.applier.store.state(self._key(zone))
         self.metrics.set("circuit_open", 1 if state.circuit_open else 0, zone=zone)
         log.warning("enact failed enactor=%s zone=%s error=%s: %s retry_in=%.1f", self.enactor_id, zone, kind, exc,
                     wait)  # fmt: skip
@@ -399,9 +400,9 @@ class Enactor:
                 # Half applied (a crashed or stopped enactor) or drifted: the same generation again.
                 result = a.apply(newest, **self._owner_kw["apply"])
                 return self._written(zone, "resume" if not live.done else "repair", result, published, newest)
-            return self._in_sync(zone, live, published, generations=len(a.store.generations(zone)))
+            return self._in_sync(zone, live, published, generations=len(a.store.generations(self._key(zone))))
         # A correction is live (rollback, failed gate's restore) or the store lags Route 53.
-        content = a.store.get_plan(zone, live.content) if live.content else None
+        content = a.store.get_plan(self._key(zone), live.content) if live.content else None
         if content is None:
             return self._report(zone, "check", "no live plan in the store", published_generation=published,
                                 **_live_fields(live))  # fmt: skip
@@ -418,13 +419,21 @@ class Enactor:
             )
         return report
 
+    def _key(self, zone: str) -> str:
+        """The plan-store key of this enactor's owner in `zone` (shared zones)."""
+        return scope(zone, self.owner)
+
+    def _owner_flag(self) -> str:
+        return "" if self.owner == DEFAULT_OWNER else f" --owner {self.owner}"
+
     def _plan(self, zone: str, generation: int) -> Plan:
-        plan = self.applier.store.get_plan(zone, generation)
+        key = self._key(zone)
+        plan = self.applier.store.get_plan(key, generation)
         if plan is None:  # cleaned up between the two reads: a newer one exists
-            generations = self.applier.store.generations(zone)
+            generations = self.applier.store.generations(key)
             if not generations:
                 raise StaleGeneration(f"{zone}: generation {generation} disappeared from the plan store")
-            plan = self.applier.store.get_plan(zone, generations[-1])
+            plan = self.applier.store.get_plan(key, generations[-1])
             if plan is None:
                 raise StaleGeneration(f"{zone}: generation {generations[-1]} disappeared from the plan store")
         return plan
@@ -444,7 +453,8 @@ class Enactor:
         m.set("live_content_generation", plan.generation if action != "repair" else None, zone=zone)
         m.set("live_complete", 1, zone=zone)
         self._seen_live[zone] = max(self._seen_live.get(zone, 0), result.generation)
-        deleted = self._cleanup(zone) if cleanup or len(self.applier.store.generations(zone)) > self._keep() + 1 else []
+        stored = len(self.applier.store.generations(self._key(zone)))
+        deleted = self._cleanup(zone) if cleanup or stored > self._keep() + 1 else []
         return self._report(
             zone, action, result.outcome, published_generation=published, live_generation=result.generation,
             live_revision=result.revision, content_generation=plan.generation, complete=True, batches=result.batches,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..errors import InvalidInput, StaleGeneration
 from ..fence import check_token
 from ..plan import Plan, ensure_valid
-from ..planstore import PlanStore
+from ..planstore import PlanStore, scope
 from ..signing import Signer, sign_plan, verify_plan
 
 
@@ -66,7 +66,7 @@ class Planner:
                 f"does not match the content ({plan.checksum[:12]}…); nothing published"
             )
         if renumber:
-            generation = self.store.allocate_generation(plan.zone)
+            generation = self.store.allocate_generation(scope(plan.zone, plan.owner))
             plan = dataclasses.replace(plan, generation=generation, signature=None, declared_checksum=None)
         else:
             self._check_own_generation(plan)  # a signature made elsewhere is kept (enactors verify it)
@@ -79,10 +79,11 @@ class Planner:
         return Published(plan.zone, plan.generation, plan.checksum, plan.signature is not None, new)
 
     def _check_own_generation(self, plan: Plan) -> None:
-        stored = self.store.generations(plan.zone)
+        key = scope(plan.zone, plan.owner)  # each owner of a shared zone has its own generations
+        stored = self.store.generations(key)
         newest = stored[-1] if stored else 0
         if plan.generation in stored:
-            existing = self.store.get_plan(plan.zone, plan.generation)
+            existing = self.store.get_plan(key, plan.generation)
             if existing is not None and existing.checksum == plan.checksum:
                 return  # idempotent: the same plan again
         if plan.generation <= newest:

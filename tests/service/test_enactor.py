@@ -9,6 +9,7 @@ from _svc import Service, make_service
 
 from safeguards.errors import GuardRefused, SafeguardsError
 from safeguards.fence import find_fence, parse_fence
+from safeguards.records import Change
 from safeguards.service import Enactor, EnactorStopped
 
 
@@ -232,3 +233,34 @@ def test_an_enactor_needs_a_zone_and_a_positive_interval(svc: Service) -> None:
         Enactor(a.applier, [svc.zone], interval=0)
     assert parse_fence(find_fence(svc.world.sets(), svc.zone)) is not None
     assert issubclass(EnactorStopped, Exception) and not issubclass(EnactorStopped, SafeguardsError)
+
+
+def test_enactors_of_two_owners_share_a_zone_each_with_its_own_generations(svc: Service) -> None:
+    from safeguards.plan import Plan
+    from safeguards.planstore import scope
+    from safeguards.records import RecordSet
+    from safeguards.service import Planner
+
+    def team_plan(value: str) -> Plan:
+        return Plan(svc.zone, 1, (RecordSet("a1.example.com.", "A", 60, (value,)),), owner="team-a")
+
+    planner = Planner(svc.store)
+    assert planner.publish(team_plan("198.51.100.1")) == 1  # team-a's own sequence starts at 1
+    assert planner.publish(team_plan("198.51.100.2")) == 2
+    svc.publish(2)  # the default owner's g2
+    team = svc.enactor("T", owner="team-a")
+    default = svc.enactor("A")
+    assert team.run_once()[0].outcome == "applied"
+    assert default.run_once()[0].outcome == "applied"
+    assert svc.store.generations(scope(svc.zone, "team-a")) == [1, 2]
+    team_fence = parse_fence(find_fence(svc.world.sets(), svc.zone, "team-a"))
+    assert team_fence is not None and team_fence.generation == 2 and team_fence.owner == "team-a"
+    assert svc.live_is(svc.world.plan(2))
+    a1 = [r for r in svc.world.sets() if r.name == "a1.example.com." and r.type == "A"]
+    assert [r.values for r in a1] == [("198.51.100.2",)]
+    # team-a's name vandalised: team-a's enactor repairs it; the default owner's is in sync.
+    svc.model.change_record_sets(svc.world.zone_id, [Change("DELETE", a1[0])], "vandal")
+    assert default.run_once()[0].outcome == "in-sync"
+    [r] = team.run_once()
+    assert (r.action, r.outcome) == ("repair", "resumed")
+    assert [x.values for x in svc.world.sets() if x.name == "a1.example.com." and x.type == "A"] == [("198.51.100.2",)]

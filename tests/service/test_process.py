@@ -197,6 +197,8 @@ def test_cli_publish_then_enact_once(tmp_path: Path) -> None:
     assert enacted.stdout.strip() == "example.com. apply: applied, live g2, published g2"
     again = json.loads(_cli(tmp_path, "enact", "-z", "example.com", "--once", "--json").stdout)
     assert (again["action"], again["outcome"], again["live_generation"]) == ("check", "in-sync", 2)
+    other = json.loads(_cli(tmp_path, "enact", "-z", "example.com", "--once", "--json", "--owner", "team-a").stdout)
+    assert (other["action"], other["outcome"]) == ("idle", "nothing published")  # team-a has no plans
     status = json.loads(_cli(tmp_path, "status", "-z", "example.com", "--json").stdout)
     assert status["generation"] == 2 and status["complete"] is True
     # A plan file's own generation, kept: refused when not newer than what is published (exit 4).
