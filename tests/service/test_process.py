@@ -140,14 +140,15 @@ def _child(tmp_path: Path) -> tuple[subprocess.Popen[str], Lines]:
     return proc, lines
 
 
-def test_sigterm_stops_between_batches_and_releases_the_lease(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_stops_between_batches_and_releases_the_lease(tmp_path: Path, signum: int) -> None:
     model, store, plans = _state(tmp_path)
     proc, lines = _child(tmp_path)
     fence = _fence(model)
     assert fence is not None and (fence.generation, fence.done) == (2, False)
     holder, epoch, expires = _lease(tmp_path)
     assert holder == "proc-a" and expires > time.time()  # held while it works
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     out = lines.rest()
     assert proc.wait(WAIT) == 0, proc.stderr.read() if proc.stderr else ""
     assert out.strip().endswith("STOPPED")
