@@ -289,10 +289,23 @@ def describe(world: World, entry: TraceEntry) -> str:
         "cleanup.before": f"clean-up: about to delete plan g{g}",
         "cleanup.after": f"clean-up: deleted plan g{g}"
         + (f" and the records of {', '.join(e.split('.', 1)[0] for e in c['emptied'])}" if c.get("emptied") else ""),
+        "decided": _decided(c),
+        "restore.before": f"a failed gate: about to restore the content before g{g}",
         "round.end": f"round done: {c.get('outcome')}",
         DONE: f"done: {entry.outcome}",
     }.get(entry.checkpoint, entry.checkpoint)
     return prefix + text
+
+
+def _decided(c: Mapping[str, Any]) -> str:
+    """A repair's, rollback's or clean-up's decision, made on one read (the write waits)."""
+    action, g = c.get("action"), c.get("generation")
+    if action == "repair":
+        n = c.get("broken") or 0
+        return f"repair decided on g{g}: {n} set(s) to restore" if n else f"repair decided on g{g}: nothing to repair"
+    if action == "rollback":
+        return f"rollback decided while g{g} is live: back to g{c.get('to')}'s content"
+    return f"clean-up decided on g{g}"
 
 
 def _freshness(world: World, generation: Any, live: Any) -> str:

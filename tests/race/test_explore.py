@@ -86,8 +86,14 @@ def test_exhaustive_search_catches_the_stale_write_without_the_fence(monkeypatch
 
 @pytest.mark.parametrize(
     ("scope", "faults"),
-    [(Scope("naive", 2, 2, 1), ()), (Scope("naive", 2, 1, 1), ("crash",)), (Scope("guarded", 2, 2, 1), ())],
-    ids=["naive", "naive-crash", "guarded"],
+    [
+        (Scope("naive", 2, 2, 1), ()),
+        (Scope("naive", 2, 1, 1), ("crash",)),
+        (Scope("guarded", 2, 2, 1), ()),
+        (Scope("guarded", 1, 1, 1, rollbackers=1, history=2), ()),
+        pytest.param(Scope("guarded", 1, 1, 1, repairers=1, vandal=True, history=2), (), marks=pytest.mark.slow),
+    ],
+    ids=["naive", "naive-crash", "guarded", "guarded-rollbacker", "guarded-repairer-vandal"],
 )
 def test_the_reduction_loses_no_end_state(scope: Scope, faults: tuple[str, ...]) -> None:
     """Soundness of the partial-order reduction (and of the footprint tables it trusts): every
