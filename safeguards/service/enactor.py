@@ -46,7 +46,7 @@ from ..clock import Clock, SystemClock
 from ..errors import CircuitOpen, GuardRefused, LeaseLost, SafeguardsError, StaleGeneration
 from ..fence import Fence
 from ..plan import DEFAULT_OWNER, Plan
-from ..planstore import PlanStore, scope
+from ..planstore import PlanStore, ZoneState, scope
 from ..records import fqdn
 from ..results import ApplyResult
 from ..retry import FullJitter, RetryPolicy, stop_after_attempt
@@ -316,12 +316,20 @@ class Enactor:
         self._zone = zone
         self.stopper.begin()
         key = self._key(zone)
-        state = store.state(key)
-        generations = store.generations(key)
+        wait = self._retry_at.get(zone, 0.0) - self.clock.now()
+        if wait > 0:  # backing off: not even the plan store is asked
+            return self._report(zone, "backoff", "waiting", retry_in=wait) if full else None
+        try:
+            state = store.state(key)
+            generations = store.generations(key)
+        except Exception as exc:  # the plan store is down: back off like any other failure
+            return self._failed(zone, None, exc, exc.exit_code if isinstance(exc, SafeguardsError) else 1)
         published = generations[-1] if generations else None
         m.set("published_generation", published, zone=zone)
         m.set("circuit_open", 1 if state.circuit_open else 0, zone=zone)
         if state.circuit_open:
+            if not full:
+                return None  # said once per interval, not at every poll
             reason = (
                 f"circuit open after {state.consecutive_failures} consecutive failures (last: {state.circuit_reason}); "
                 f"nothing is enacted until 'dns-safeguards reset --zone {zone}{self._owner_flag()}'"
@@ -330,9 +338,6 @@ class Enactor:
                                 exit_code=CircuitOpen.exit_code)  # fmt: skip
         if not full and (published is None or published <= self._seen_live.get(zone, -1)):
             return None  # a poll: nothing newer than what we saw live
-        wait = self._retry_at.get(zone, 0.0) - self.clock.now()
-        if wait > 0:
-            return self._report(zone, "backoff", "waiting", published_generation=published, retry_in=wait)
         if published is None:
             return self._report(zone, "idle", "nothing published")
         started = self.clock.now()
@@ -374,13 +379,17 @@ class Enactor:
         kind = type(exc).__name__
         self.metrics.error(zone, kind, str(exc))
         # The library counted it toward the circuit; say so if it opened now.
-        state = self.applier.store.state(self._key(zone))
-        self.metrics.set("circuit_open", 1 if state.circuit_open else 0, zone=zone)
+        try:
+            state: ZoneState | None = self.applier.store.state(self._key(zone))
+        except Exception:  # the store may be what failed
+            state = None
+        if state is not None:
+            self.metrics.set("circuit_open", 1 if state.circuit_open else 0, zone=zone)
         log.warning("enact failed enactor=%s zone=%s error=%s: %s retry_in=%.1f", self.enactor_id, zone, kind, exc,
                     wait)  # fmt: skip
+        opened = state.circuit_reason if state is not None and state.circuit_open else None
         return self._report(zone, "error", "failed", published_generation=published, error=str(exc), kind=kind,
-                            exit_code=code, retry_in=wait,
-                            reason=state.circuit_reason if state.circuit_open else None)  # fmt: skip
+                            exit_code=code, retry_in=wait, reason=opened)  # fmt: skip
 
     def _succeeded(self, zone: str) -> None:
         self._failures.pop(zone, None)

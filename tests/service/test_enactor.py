@@ -264,3 +264,48 @@ def test_enactors_of_two_owners_share_a_zone_each_with_its_own_generations(svc: 
     [r] = team.run_once()
     assert (r.action, r.outcome) == ("repair", "resumed")
     assert [x.values for x in svc.world.sets() if x.name == "a1.example.com." and x.type == "A"] == [("198.51.100.2",)]
+
+
+def test_a_plan_store_outage_backs_off_instead_of_ending_the_loop(svc: Service) -> None:
+    from typing import Any
+
+    from safeguards.errors import StateLocked
+
+    class Flaky:
+        """The plan store, failing while `down` is set."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.down = inner, True
+
+        def __getattr__(self, name: str) -> Any:
+            attr = getattr(self.inner, name)
+            if not callable(attr):
+                return attr
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                if self.down:
+                    raise StateLocked("plans.sqlite: state database stayed locked by another process")
+                return attr(*args, **kwargs)
+
+            return call
+
+    store = Flaky(svc.store)
+    svc.publish(2)
+    e = Enactor.create(svc.model, store, [svc.zone], enactor_id="A", options=svc.world.options, clock=svc.clock,
+                       interval=svc.interval)  # fmt: skip
+    [failed] = e.run_once()
+    assert (failed.action, failed.kind) == ("error", "StateLocked") and failed.retry_in is not None
+    assert e.run_once(full=False) == []  # a poll while backing off says nothing
+    store.down = False
+    svc.clock.advance(failed.retry_in + 0.001)
+    assert e.run_once()[0].outcome == "applied"
+    assert svc.live_is(svc.world.plan(2))
+
+
+def test_an_open_circuit_is_said_once_per_interval_not_at_every_poll(svc: Service) -> None:
+    a = svc.enactor("A")
+    svc.store.record_failure(svc.zone, "refused by never-empty guard: x", threshold=1)
+    svc.publish(2)
+    assert a.run_once(full=False) == []
+    [r] = a.run_once()
+    assert r.action == "circuit-open"
