@@ -124,6 +124,7 @@ class InvariantChecker:
         self._intent: dict[str, int] = {}  # rollbacker -> generation live when its rollback decided
         self._wrote: dict[str, Fence] = {}  # actor -> the last fence it wrote
         self._actor: str | None = None  # whose step is being checked
+        self._rounds: dict[str, list[str]] = {}  # enactor -> outcomes of its rounds so far
         self._pointer_max: dict[str, int] = {}
         self._step: int | None = 0
         self._trust = False
@@ -155,6 +156,8 @@ class InvariantChecker:
             # A new incarnation (or round) decides afresh.
             self._intent.pop(entry.actor, None)
             self._basis.pop(entry.actor, None)
+        if entry.fault == "crash":
+            self._rounds.pop(entry.actor, None)  # a restarted body starts its rounds again
         try:
             self._step_checks(entry)
         finally:
@@ -175,10 +178,18 @@ class InvariantChecker:
         elif at == "restore.before":
             last = self._wrote.get(actor)
             self._basis[actor] = last.seq if last else None
-        if entry.checkpoint in (DONE, "round.end") and "VerificationFailed" in str(
-            entry.outcome or entry.context.get("outcome", "")
-        ):
-            self._check_restored(actor)
+        if self.world.roles.get(actor) == "enactor" and at in (DONE, "round.end"):
+            # The round that just ended (an enactor's outcome is its rounds' outcomes, "; "-joined).
+            seen = self._rounds.setdefault(actor, [])
+            if at == "round.end":
+                last = str(ctx.get("outcome", ""))
+                seen.append(last)
+            else:
+                done = str(entry.outcome or "")
+                head = "; ".join(seen)
+                last = done[len(head) + 2 :] if seen and done.startswith(head + "; ") else done
+            if last.startswith("VerificationFailed"):
+                self._check_restored(actor)
 
     def _step_checks(self, entry: TraceEntry) -> None:
         if self._trust:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from safeguards import decisions
 from safeguards.applier import Applier
 from safeguards.decisions import Decision, next_revision, with_markers
 from safeguards.diff import compute_diff
@@ -162,6 +163,31 @@ def test_a_rollback_then_a_repair_under_it_keep_the_rolled_back_content() -> Non
     assert sched.outcome("U") == "rolled-back g2.r1 (to g1)"
     assert sched.outcome("R") == "repaired g2.r2"
     assert (sched.outcome("A") or "").startswith("applied g3")
+
+
+#: A failed gate: A writes g3's canary (ep1), V damages ep1 before A reads it back: the stage fails
+#: and A restores the content before g3 (g2) under g3.r1.
+FAILED_GATE = [Cue("P"), Cue("A", "batch.after", {"index": 1}), Cue("V"), Cue("A")]
+
+
+def test_a_failed_gate_ends_with_the_previous_content_live() -> None:
+    world, checker, sched = _run(FAILED_GATE, names=2)
+    assert checker.violations == [], _explain(checker.violations)
+    assert (sched.outcome("A") or "").startswith("VerificationFailed on g3")
+    assert _content(world) == {"ep1": 2, "regional": 2}
+    fence = _fence(world)
+    assert (fence.generation, fence.rev, fence.content, fence.done) == (3, 1, 2, True)
+
+
+def test_teeth_a_restore_that_puts_nothing_back_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The restore writes its fence (g3.r1, content of g2, complete) but none of the sets: I6."""
+    monkeypatch.setattr(decisions, "restore_groups", lambda before, now, touched: [])
+    _, checker, sched = _run(FAILED_GATE, names=2)
+    assert (sched.outcome("A") or "").startswith("VerificationFailed on g3")
+    i6 = [v.message for v in checker.violations if v.invariant == "I6"]
+    assert any("the fence says g3.r1 (content of g2) is complete but ep1=g3" in m for m in i6), _explain(
+        checker.violations
+    )
 
 
 @pytest.mark.xfail(
