@@ -376,6 +376,39 @@ PlanFileArg = Annotated[Path, typer.Argument(metavar="PLAN_FILE", help="Plan fil
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 ZoneOpt = Annotated[str, typer.Option("--zone", "-z", metavar="ZONE", help="Zone name, e.g. example.com.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (asked only on a terminal).")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
+ApplyForceOpt = Annotated[
+    bool, typer.Option("--force", help="Override the blast-radius guard (never the never-empty guard).")
+]
+AdoptOpt = Annotated[
+    bool, typer.Option("--adopt", help="Take over names that have records without our ownership marker.")
+]
+CreateZoneOpt = Annotated[
+    bool,
+    typer.Option(
+        "--create-zone",
+        help="Create the plan's hosted zone when it does not exist (the embedded default does so "
+        "unasked only for a state that holds no zone yet).",
+    ),
+]
+VerifyDnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--verify-dns",
+        metavar="HOST[:PORT]",
+        help="After each stage, resolve the changed names at this nameserver (HOST[:PORT]).",
+    ),
+]
+HealthOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--health",
+        metavar="SPEC",
+        help="Health source (repeatable): file:PATH, tcp:PORT or http:URL-with-{value}. Values that at "
+        "least two sources agree are unhealthy are left out (never below min_values), and each stage "
+        "is gated on them.",
+    ),
+]
 OwnerOpt = Annotated[
     str,
     typer.Option("--owner", metavar="OWNER", help="The owner whose fence, plans and names to act on (shared zones)."),
@@ -455,80 +488,21 @@ def plan(
 @takes_global_options
 def apply(
     plan_file: PlanFileArg,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Override the blast-radius guard (never the never-empty guard).")
-    ] = False,
-    adopt: Annotated[
-        bool, typer.Option("--adopt", help="Take over names that have records without our ownership marker.")
-    ] = False,
-    create_zone: Annotated[
-        bool,
-        typer.Option(
-            "--create-zone",
-            help="Create the plan's hosted zone when it does not exist (the embedded default does so "
-            "unasked only for a state that holds no zone yet).",
-        ),
-    ] = False,
-    verify_dns: Annotated[
-        str | None,
-        typer.Option(
-            "--verify-dns",
-            metavar="HOST[:PORT]",
-            help="After each stage, resolve the changed names at this nameserver (HOST[:PORT]).",
-        ),
-    ] = None,
-    health: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--health",
-            metavar="SPEC",
-            help="Health source (repeatable): file:PATH, tcp:PORT or http:URL-with-{value}. Values that at "
-            "least two sources agree are unhealthy are left out (never below min_values), and each stage "
-            "is gated on them.",
-        ),
-    ] = None,
+    dry_run: DryRunOpt = False,
+    force: ApplyForceOpt = False,
+    adopt: AdoptOpt = False,
+    create_zone: CreateZoneOpt = False,
+    verify_dns: VerifyDnsOpt = None,
+    health: HealthOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Apply a plan: fenced, compare-and-set, staged (canary first), verified, rolled back on failure."""
-    p = _load(plan_file)
     health_sources = _health_sources(health)
-    if health_sources:
-        from .health import prune_unhealthy
-
-        p, report = prune_unhealthy(p, health_sources)
-        for v in report.removed:
-            err.print(f"[yellow]health:[/] leaving out {_esc(v.line())}")
-        for v in report.disputed:
-            err.print(f"[yellow]health:[/] kept despite signals {_esc(v.line())}")
+    p = _pruned_by_health(_load(plan_file), health_sources)
     if dry_run:
-        applier = _wiring().applier
-        missing = _missing_zone(applier, p.zone)
-        if missing is not None:
-            raise missing
-        preview = applier.preview(p, force=force, adopt=adopt)
-        if as_json:
-            print(json.dumps({**preview.to_dict(), "outcome": "dry-run"}, indent=2))
-        else:
-            _print_diff(p.zone, p.generation, preview.diff, live=preview.live.generation if preview.live else None)
-        if preview.error:
-            raise preview.error
+        _dry_run(p, force=force, adopt=adopt, as_json=as_json)
         return
-    show_progress = not as_json and sys.stderr.isatty()
-    progress = Progress(
-        TextColumn("[bold]applying[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not show_progress,
-    )
-    task = progress.add_task(f"{p.zone} generation {p.generation}", total=None)
-
-    def on_checkpoint(name: str, **ctx: Any) -> None:
-        if name == "batch.after":
-            progress.update(task, total=ctx.get("total"), completed=ctx.get("index"))
-
+    progress, on_checkpoint = _apply_progress(p, as_json)
     from .health import HealthVerifier
 
     wiring = _wiring(checkpoint=on_checkpoint)
@@ -551,6 +525,53 @@ def apply(
         f"[{colour}]{result.outcome}[/]: {p.zone} generation {p.generation} "
         f"({result.batches} batch{'es' if result.batches != 1 else ''}, checksum {p.checksum[:12]})"
     )
+
+
+def _pruned_by_health(p: Any, health_sources: list[Any]) -> Any:
+    """The plan without values at least two health sources agree are unhealthy (said on stderr)."""
+    if not health_sources:
+        return p
+    from .health import prune_unhealthy
+
+    p, report = prune_unhealthy(p, health_sources)
+    for v in report.removed:
+        err.print(f"[yellow]health:[/] leaving out {_esc(v.line())}")
+    for v in report.disputed:
+        err.print(f"[yellow]health:[/] kept despite signals {_esc(v.line())}")
+    return p
+
+
+def _dry_run(p: Any, *, force: bool, adopt: bool, as_json: bool) -> None:
+    applier = _wiring().applier
+    missing = _missing_zone(applier, p.zone)
+    if missing is not None:
+        raise missing
+    preview = applier.preview(p, force=force, adopt=adopt)
+    if as_json:
+        print(json.dumps({**preview.to_dict(), "outcome": "dry-run"}, indent=2))
+    else:
+        _print_diff(p.zone, p.generation, preview.diff, live=preview.live.generation if preview.live else None)
+    if preview.error:
+        raise preview.error
+
+
+def _apply_progress(p: Any, as_json: bool) -> tuple[Progress, Callable[..., None]]:
+    """A progress bar on a terminal (batches done of all), fed by the applier's checkpoints."""
+    progress = Progress(
+        TextColumn("[bold]applying[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=as_json or not sys.stderr.isatty(),
+    )
+    task = progress.add_task(f"{p.zone} generation {p.generation}", total=None)
+
+    def on_checkpoint(name: str, **ctx: Any) -> None:
+        if name == "batch.after":
+            progress.update(task, total=ctx.get("total"), completed=ctx.get("index"))
+
+    return progress, on_checkpoint
 
 
 @app.command(cls=_Command)
