@@ -455,6 +455,10 @@ class Enactor:
         wrote = result.outcome != "noop"
         if wrote and action in ("repair", "resume"):
             m.inc("repairs_total", zone=zone)
+            log.info(
+                "self-repair enactor=%s zone=%s action=%s outcome=%s generation=%s revision=%s batches=%s",
+                self.enactor_id, zone, action, result.outcome, result.generation, result.revision, result.batches,
+            )  # fmt: skip
         if result.outcome not in ("noop", "dry-run"):
             m.set("last_verified_apply_timestamp_seconds", self.clock.now(), zone=zone)
         m.set("live_generation", result.generation, zone=zone)

@@ -4,6 +4,8 @@ continuous repair within two intervals, backoff with jitter, and the circuit sto
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from _svc import Service, make_service
 
@@ -104,7 +106,10 @@ def test_a_stop_request_stops_between_batches_and_gives_the_lease_back(svc: Serv
 
 
 @pytest.mark.parametrize("damage", ["emptied", "below-minimum", "foreign-content"])
-def test_continuous_repair_restores_a_vandalised_name_within_two_intervals(damage: str) -> None:
+def test_continuous_repair_restores_a_vandalised_name_within_two_intervals(
+    damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="safeguards.service")
     svc = make_service(interval=10.0, min_values={"ep1.example.com.": 2})
     svc.publish(2)
     a = svc.enactor("A")
@@ -132,6 +137,10 @@ def test_continuous_repair_restores_a_vandalised_name_within_two_intervals(damag
     assert a.metrics.get("repairs_total", zone=svc.zone) == 1
     report = a.metrics.reports[svc.zone]
     assert report["action"] == "repair" and report["outcome"] in ("resumed", "repaired")
+    # The log shows the repair too.
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("self-repair")]
+    assert "enactor=A zone=example.com. action=repair" in line and "generation=2" in line
+    assert 'dnssg_repairs_total{zone="example.com."} 1' in a.metrics.render()
 
 
 def test_errors_back_off_with_full_jitter_and_recover(svc: Service) -> None:
