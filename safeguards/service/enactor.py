@@ -402,7 +402,12 @@ class Enactor:
         live = preview.live
         self._seen(zone, live)
         if live is None or live.generation < newest.generation:
-            result = a.apply(newest, **self._owner_kw["apply"])
+            try:
+                result = a.apply(newest, **self._owner_kw["apply"])
+            except GuardRefused:
+                # The newest plan is refused; the live content must not stay broken meanwhile (I1).
+                self._repair_live_if_below_minimum(zone, live)
+                raise
             return self._written(zone, "apply", result, published, newest, cleanup=True)
         if (live.generation, live.content, live.checksum) == (newest.generation, newest.generation, newest.checksum):
             if not live.done or not preview.diff.empty:
@@ -427,6 +432,28 @@ class Enactor:
                 "generation to rewrite them"
             )
         return report
+
+    def _repair_live_if_below_minimum(self, zone: str, live: Fence | None) -> None:
+        """While the newest plan is refused, put back names of the live content that are below
+        their minimum (what `repair` does; a person would do the same). Nothing else is written."""
+        if live is None or not live.content:
+            return
+        a = self.applier
+        content = a.store.get_plan(self._key(zone), live.content)
+        if content is None:
+            return
+        diff = a.preview(content).diff
+        short = [r.key for r in diff.creates if content.min_for(r.key) > 0] + [
+            new.key for old, new in diff.updates if len(old.values) < content.min_for(new.key)
+        ]
+        if not short:
+            return
+        try:
+            result = a.repair(zone, **self._owner_kw["repair"])
+        except SafeguardsError as exc:
+            self.metrics.error(zone, type(exc).__name__, f"repair while the newest plan is refused: {exc}")
+            return
+        self._written(zone, "repair", result, live.generation, content)
 
     def _key(self, zone: str) -> str:
         """The plan-store key of this enactor's owner in `zone` (shared zones)."""
@@ -463,8 +490,9 @@ class Enactor:
             m.set("last_verified_apply_timestamp_seconds", self.clock.now(), zone=zone)
         m.set("live_generation", result.generation, zone=zone)
         m.set("live_revision", result.revision, zone=zone)
-        m.set("live_content_generation", plan.generation if action != "repair" else None, zone=zone)
-        m.set("live_complete", 1, zone=zone)
+        m.set("live_content_generation", plan.generation, zone=zone)
+        if wrote:
+            m.set("live_complete", 1, zone=zone)
         self._seen_live[zone] = max(self._seen_live.get(zone, 0), result.generation)
         stored = len(self.applier.store.generations(self._key(zone)))
         deleted = self._cleanup(zone) if cleanup or stored > self._keep() + 1 else []

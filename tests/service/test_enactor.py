@@ -318,3 +318,18 @@ def test_an_open_circuit_is_said_once_per_interval_not_at_every_poll(svc: Servic
     assert a.run_once(full=False) == []
     [r] = a.run_once()
     assert r.action == "circuit-open"
+
+
+def test_while_the_newest_plan_is_refused_an_emptied_live_name_is_still_repaired(svc: Service) -> None:
+    a = svc.enactor("A")
+    svc.publish(2)
+    a.run_once()
+    svc.vandalise(svc.endpoint(0), None)  # ep1 emptied out of band
+    svc.publish(3, omit=(svc.endpoint(2),))  # and the newest plan is refused (it would empty 'regional')
+    [r] = a.run_once()
+    assert (r.action, r.kind) == ("error", "GuardRefused")
+    assert svc.live_is(svc.world.plan(2))  # ep1 answers again with the live content
+    fence = svc.fence()
+    assert fence is not None and fence.rank == (2, 1) and fence.content == 2  # a repair: g2.r1, never g3
+    assert a.metrics.get("repairs_total", zone=svc.zone) == 1
+    assert a.metrics.get("refusals_total", zone=svc.zone, guard="never-empty") == 1
