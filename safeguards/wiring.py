@@ -146,38 +146,56 @@ def _sqlite_fault(exc: BaseException, where: Path) -> SafeguardsError | None:
 
 
 def build_applier(settings: _Settings, *, checkpoint: Any = None) -> Wiring:
-    """Backend, plan store and options for `settings`."""
-    from .stores.sqlite import SqlitePlanStore
-
+    """Backend, plan store and options for `settings`: the embedded default, or boto3 against an
+    endpoint (LocalStack, moto, AWS) with a DynamoDB or SQLite plan store."""
     cp = checkpoint or NO_CHECKPOINTS
     create_zone = bool(getattr(settings, "create_zone", False))
     endpoint_url = settings.endpoint_url
     if endpoint_url is not None:
         endpoint_url = check_endpoint_url(endpoint_url)
     if endpoint_url is None and str(getattr(settings.backend, "value", settings.backend)) == "embedded":
-        from .backends.strict import StrictRoute53
+        backend, store, create_zone = _embedded(settings.state, create_zone)
+    else:
+        backend, store = _boto3(settings, endpoint_url)
+    options = ApplyOptions(create_zone=create_zone)
+    return Wiring(Applier(backend, store, enactor_id=settings.enactor_id, options=options, checkpoint=cp))
 
-        state = settings.state
-        prepare_state_dir(state)
-        r53_path, plans_path = state / "route53.sqlite", state / "plans.sqlite"
-        for path in (r53_path, plans_path):
-            prepare_state_file(path)
-        # The embedded model has no resolvers to propagate to, so changes are INSYNC at once.
-        try:
-            strict = StrictRoute53(path=r53_path, insync_after=0.0)
-        except sqlite3.Error as exc:
-            raise (state_error(exc, r53_path) or exc) from exc
-        try:
-            store = SqlitePlanStore(plans_path)
-        except SafeguardsError as exc:
-            fault = _sqlite_fault(exc, plans_path)
-            if fault is None:
-                raise
-            raise fault from exc
-        # First use: a state without any zone takes the plan's zone.
-        options = ApplyOptions(create_zone=create_zone or not _zones_in(r53_path))
-        return Wiring(Applier(strict, store, enactor_id=settings.enactor_id, options=options, checkpoint=cp))
 
+def _sqlite_store(state: Path) -> Any:
+    from .stores.sqlite import SqlitePlanStore
+
+    prepare_state_dir(state)
+    plans_path = state / "plans.sqlite"
+    prepare_state_file(plans_path)
+    try:
+        return SqlitePlanStore(plans_path)
+    except SafeguardsError as exc:
+        fault = _sqlite_fault(exc, plans_path)
+        if fault is None:
+            raise
+        raise fault from exc
+
+
+def _embedded(state: Path, create_zone: bool) -> tuple[Any, Any, bool]:
+    """The strict Route 53 model and the plan store, both SQLite files in the state directory."""
+    from .backends.strict import StrictRoute53
+
+    prepare_state_dir(state)
+    r53_path = state / "route53.sqlite"
+    prepare_state_file(r53_path)
+    # The embedded model has no resolvers to propagate to, so changes are INSYNC at once.
+    try:
+        strict = StrictRoute53(path=r53_path, insync_after=0.0)
+    except sqlite3.Error as exc:
+        raise (state_error(exc, r53_path) or exc) from exc
+    store = _sqlite_store(state)
+    # First use: a state without any zone takes the plan's zone.
+    return strict, store, create_zone or not _zones_in(r53_path)
+
+
+def _boto3(settings: _Settings, endpoint_url: str | None) -> tuple[Any, Any]:
+    """Route 53 through boto3, and the DynamoDB plan store (or SQLite in the state directory).
+    Real Route 53 (or an emulator) takes a while to be INSYNC: the applier waits with jitter."""
     import boto3
     import botocore.exceptions
 
@@ -193,32 +211,18 @@ def build_applier(settings: _Settings, *, checkpoint: Any = None) -> Wiring:
                 )
             # LocalStack and moto accept any credentials: a loopback endpoint needs none configured.
             session = boto3.session.Session(region_name=settings.region, **EMULATOR_CREDENTIALS)
-        r53 = make_route53_client(session, endpoint_url, settings.region)
-        backend = Boto3Route53(client=r53)
-        if settings.plan_table:
-            from .stores.dynamodb import DynamoPlanStore, make_dynamodb_client
-            from .stores.schema import ensure_tables
+        backend = Boto3Route53(client=make_route53_client(session, endpoint_url, settings.region))
+        if not settings.plan_table:
+            return backend, _sqlite_store(settings.state)
+        from .stores.dynamodb import DynamoPlanStore, make_dynamodb_client
+        from .stores.schema import ensure_tables
 
-            ddb = make_dynamodb_client(session, endpoint_url, settings.region)
-            if endpoint_url is not None:
-                # Emulators start empty; on AWS the tables come from the Pulumi program.
-                ensure_tables(ddb, settings.plan_table, settings.lease_table)
-            plan_store: Any = DynamoPlanStore(ddb, plan_table=settings.plan_table, lease_table=settings.lease_table)
-        else:
-            prepare_state_dir(settings.state)
-            plans_path = settings.state / "plans.sqlite"
-            prepare_state_file(plans_path)
-            try:
-                plan_store = SqlitePlanStore(plans_path)
-            except SafeguardsError as exc:
-                fault = _sqlite_fault(exc, plans_path)
-                if fault is None:
-                    raise
-                raise fault from exc
+        ddb = make_dynamodb_client(session, endpoint_url, settings.region)
+        if endpoint_url is not None:
+            # Emulators start empty; on AWS the tables come from the Pulumi program.
+            ensure_tables(ddb, settings.plan_table, settings.lease_table)
+        return backend, DynamoPlanStore(ddb, plan_table=settings.plan_table, lease_table=settings.lease_table)
     except botocore.exceptions.EndpointConnectionError as exc:
         raise EndpointUnavailable(f"cannot reach endpoint {shown}: {redact(str(exc))}") from exc
     except botocore.exceptions.BotoCoreError as exc:
         raise InvalidInput(f"AWS configuration: {redact(str(exc))}") from exc
-    # Real Route 53 (or an emulator) takes a while to be INSYNC: wait with backoff and jitter.
-    options = ApplyOptions(create_zone=create_zone)
-    return Wiring(Applier(backend, plan_store, enactor_id=settings.enactor_id, options=options, checkpoint=cp))
