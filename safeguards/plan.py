@@ -537,7 +537,7 @@ class _FastRecords:
     Anything else returns None and goes through `_parse_record`, which explains every problem;
     for a record accepted here `_parse_record` finds no problem and builds the same set."""
 
-    __slots__ = ("max_len", "zone", "zone_suffix", "zone_bare")
+    __slots__ = ("max_len", "zone", "zone_bare", "zone_suffix")
 
     def __init__(self, zone: str) -> None:
         self.zone = zone
@@ -613,7 +613,7 @@ def _simple_sets(rows: list[tuple[str, str, int, tuple[str, ...]]]) -> list[Reco
         return [RecordSet(*row) for row in rows]
     new = RecordSet.__new__
     out = [new(RecordSet) for _ in rows]
-    columns = list(zip(*rows)) if rows else [(), (), (), ()]
+    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
     nothing = itertools.repeat(None)
     for i, f in enumerate(_FIELDS):
         collections.deque(map(RecordSet.__dict__[f].__set__, out, columns[i] if i < 4 else nothing), maxlen=0)
@@ -628,7 +628,9 @@ def _sharing_names(entries: list[_Entry], fast_sets: list[tuple[int, RecordSet]]
     shared = {name for name, n in counts.items() if n > 1}
     out = [e for e in entries if e.name in shared]
     out.extend(
-        _Entry(i, f"records[{i}] ({r.name} {r.type})", r.name, r.type, None, r) for i, r in fast_sets if r.name in shared
+        _Entry(i, f"records[{i}] ({r.name} {r.type})", r.name, r.type, None, r)
+        for i, r in fast_sets
+        if r.name in shared
     )
     out.sort(key=lambda e: e.index)
     return out
