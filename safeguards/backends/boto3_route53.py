@@ -105,6 +105,7 @@ def record_set_from_wire(wire: Mapping[str, Any]) -> RecordSet:
             f"record set {label} belongs to traffic policy instance {wire['TrafficPolicyInstanceId']}: "
             "manage it through its traffic policy, or remove the set"
         )
+    values: tuple[str, ...]
     if "AliasTarget" in wire:
         ttl, values = 0, (alias_value(wire["AliasTarget"]),)
     else:

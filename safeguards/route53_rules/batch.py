@@ -278,16 +278,16 @@ def _name_rules(zone_name: str, zone: ZoneView, overlay: dict[Key, RRSet | None]
         by_name[name] = sets
     reported: set[tuple[str, str]] = set()
     for key, rs in touched.items():
-        sets = list(by_name[rs.name].values())
+        present = list(by_name[rs.name].values())
         n, zone_listed = listed_name(rs.name), listed_name(zone_name)
-        types = {r.type for r in sets}
+        types = {r.type for r in present}
         if rs.type == "CNAME" and len(types) > 1:
             out.append(f"RRSet of type CNAME with DNS name {n} is not permitted as it conflicts with other records "
                        f"with the same DNS name in zone {zone_listed}")
         elif rs.type != "CNAME" and "CNAME" in types:
             out.append(f"RRSet of type {rs.type} with DNS name {n} is not permitted because a conflicting RRSet of "
                        f"type CNAME with the same DNS name already exists in zone {zone_listed}")
-        same = [r for r in sets if r.type == rs.type and r.key != key]
+        same = [r for r in present if r.type == rs.type and r.key != key]
         if not same:
             continue
         if rs.set_identifier is None:

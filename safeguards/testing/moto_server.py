@@ -12,7 +12,7 @@ from typing import Any
 def _serialized_server_class() -> Any:
     from moto.server import ThreadedMotoServer
 
-    class SerializedMotoServer(ThreadedMotoServer):  # type: ignore[misc]
+    class SerializedMotoServer(ThreadedMotoServer):
         """Request dispatch under one lock: moto's DynamoDB writes are then atomic, as on AWS
         (unlocked, 8x100 racing increments gave 800 distinct values)."""
 
