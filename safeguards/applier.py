@@ -202,17 +202,20 @@ class Applier:
         result.rolled_back_to = target
         return result
 
-    def repair(self, zone: str, *, owner: str = DEFAULT_OWNER, force: bool = False) -> ApplyResult:
+    def repair(
+        self, zone: str, *, owner: str = DEFAULT_OWNER, force: bool = False, drift: bool = False
+    ) -> ApplyResult:
         """Restore the live plan's content on every name below its minimum, and finish a
-        generation left half-applied (the self-repair that failed in 2025). Nothing to do (or
-        nothing left once a newer write landed): outcome "noop". Repair overrides the circuit:
-        restoring an empty endpoint is what a person would do."""
+        generation left half-applied (the self-repair that failed in 2025); with `drift`, also on
+        every set whose content is not the live plan's. Nothing to do (or nothing left once a
+        newer write landed): outcome "noop". Repair overrides the circuit: restoring an empty
+        endpoint is what a person would do."""
         p = self.ports
         zone_id = p.zone_id(zone)
         first = p.read(zone_id, zone, owner)
 
         def decide(view: ZoneView) -> d.Decision:
-            return self.decide.repair(zone, view, force=force)
+            return self.decide.repair(zone, view, force=force, drift=drift)
 
         decision = decide(first)
         if decision.empty:

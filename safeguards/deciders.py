@@ -41,7 +41,7 @@ class Deciders:
         fence = Fence(plan.generation, plan.checksum, plan.owner, p.enactor, live.seq if live else 0, False, rev)
         return d.Decision("apply", view, plan, fence, d.with_markers(plan, view, diff.groups), diff, resumed=resumed)
 
-    def repair(self, zone: str, view: ZoneView, *, force: bool) -> d.Decision:
+    def repair(self, zone: str, view: ZoneView, *, force: bool, drift: bool = False) -> d.Decision:
         p, live, key = self.ports, view.fence, scope(zone, view.owner)
         if live is not None:
             source = self.books.stored(key, live.content, checksum=live.checksum)
@@ -51,7 +51,7 @@ class Deciders:
             source = next((plan for g in gens if (plan := self.books.stored(key, g)) is not None), None)
         if source is None:
             raise InvalidInput(f"{zone}: no live or last known good plan in the store to repair from")
-        broken = d.repair_targets(source, view)
+        broken = d.repair_targets(source, view, drift=drift)
         part = d.restrict(source, broken)
         diff = compute_diff(part.records, view.governed(part.managed_names()), ())
         if live is not None:

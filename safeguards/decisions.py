@@ -119,11 +119,11 @@ def next_revision(live: Fence, content: Plan, writer: str) -> Fence:
     )
 
 
-def repair_targets(source: Plan, view: ZoneView) -> list[RecordSet]:
+def repair_targets(source: Plan, view: ZoneView, *, drift: bool = False) -> list[RecordSet]:
     """The sets of `source` that need restoring: below their minimum, or (when the fence says the
-    live generation is only half applied) any set that differs from the plan."""
+    live generation is only half applied, or with `drift`) any set that differs from the plan."""
     observed = governed(source, view)
-    mixed = view.fence is not None and not view.fence.done
+    mixed = drift or (view.fence is not None and not view.fence.done)
     out = []
     for r in source.records:
         got = observed.get(r.key)

@@ -507,3 +507,20 @@ def test_a_stale_read_after_a_rejected_batch_is_not_taken_for_an_invalid_batch(t
     b.join()
     assert isinstance(b.error, StaleGeneration) and not isinstance(b.error, BatchInvalid), b.error
     assert env.holds(content(3)) == []
+
+
+def test_repair_with_drift_restores_foreign_content_under_a_rollback(tmp_path) -> None:
+    env = Env(tmp_path)
+    env.applier().apply(plan(1))
+    env.applier().apply(plan(2))
+    env.applier().rollback(Z)  # g2.r1, content of g1
+    cur = env.sets()[(f"www.{Z}", "A", None)]
+    env.model.change_record_sets(
+        env.zone_id, [Change("DELETE", cur), Change("CREATE", cur.with_values(("203.0.113.9", "203.0.113.10")))]
+    )
+    assert env.applier().repair(Z).outcome == "noop"  # not below its minimum: plain repair leaves it
+    result = env.applier().repair(Z, drift=True)
+    assert result.outcome == "repaired" and (result.generation, result.revision) == (2, 2)
+    assert env.holds(content(1)) == []
+    f = env.fence()
+    assert f is not None and f.content == 1 and f.done
