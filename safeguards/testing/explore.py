@@ -1,4 +1,5 @@
-"""Exploring interleavings of enactors (and the planner) with faults, checking I1-I5 on each.
+"""Exploring interleavings of enactors, the planner and the recovery actors (repairers,
+rollbackers, clean-up, a vandal outside the library) with faults, checking I1-I6 on each.
 
 Two modes, both re-running the world from scratch for every schedule (stateless model checking):
 

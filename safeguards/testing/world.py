@@ -322,8 +322,9 @@ class World:
     def planner_body(self, generations: Sequence[int], *, bad: Iterable[int] = ()) -> ActorBody:
         """The planner: publishes `generations` one per step; those in `bad` omit the last
         endpoint (a planner bug that would empty it). A generation already taken by other
-        content (an applier's rollback allocates generations too) moves to the next free one;
-        a restarted planner re-publishing the same plan is a no-op."""
+        content (another writer of plans, such as a pre-issue-11 repair that allocated numbers)
+        moves to the next free one; a restarted planner re-publishing the same plan is a no-op.
+        Rollbacks and repairs no longer take generations: they write revisions of the live one."""
         broken = set(bad)
 
         def body(ctx: ActorContext) -> str:
