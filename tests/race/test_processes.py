@@ -55,6 +55,7 @@ def test_repair_decided_before_a_newer_apply_never_reverts_it(races: Scenarios) 
     races.repair_decided_before_a_newer_apply()
 
 
+@pytest.mark.slow  # the same shape is in test_repair_and_rollback_during_a_newer_apply
 def test_repair_held_while_a_newer_apply_holds_the_lease_never_reverts_it(races: Scenarios) -> None:
     races.repair_held_while_a_newer_apply_holds_the_lease()
 
@@ -67,6 +68,7 @@ def test_repair_and_rollback_during_a_newer_apply(races: Scenarios) -> None:
     races.repair_and_rollback_during_a_newer_apply()
 
 
+@pytest.mark.slow
 def test_a_rollback_after_the_newer_apply_is_a_revision_of_it(races: Scenarios) -> None:
     races.rollback_after_the_newer_apply()
 
