@@ -26,7 +26,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from safeguards.records import FENCE_LABEL, OWNER_LABEL
+from safeguards.fence import fence_record_name
+from safeguards.plan import DEFAULT_OWNER
+from safeguards.records import OWNER_LABEL
 
 #: Tag put on every resource of the component; the policy pack finds them by it.
 ROLE_TAG = "dns-safeguards:role"
@@ -93,13 +95,16 @@ def check_name_pattern(pattern: str, zone: str) -> str:
     return p
 
 
-def managed_name_patterns(zone: str, names: Sequence[str], patterns: Sequence[str] = ()) -> list[str]:
+def managed_name_patterns(
+    zone: str, names: Sequence[str], patterns: Sequence[str] = (), owner: str = DEFAULT_OWNER
+) -> list[str]:
     """Values for the `ForAllValues:StringLike` condition on normalized record names: each
-    managed name, its ownership marker, the zone's fence record, plus `patterns` (IAM globs for
-    a subtree such as "*.svc.example.com", checked by `check_name_pattern`: "*" is refused).
-    Sorted, no duplicates."""
+    managed name, its ownership marker, the fence record of `owner` (in a shared zone each owner
+    has its own, so a role scoped to one owner can never write another owner's fence), plus
+    `patterns` (IAM globs for a subtree such as "*.svc.example.com", checked by
+    `check_name_pattern`: "*" is refused). Sorted, no duplicates."""
     zone_n = normalized_record_name(absolute_name("@", zone))
-    values = {f"{FENCE_LABEL}.{zone_n}"}
+    values = {normalized_record_name(fence_record_name(zone_n + ".", owner))}
     for name in names:
         n = normalized_record_name(absolute_name(name, zone))
         values.add(n)
@@ -148,6 +153,7 @@ def enactor_policy_document(
     record_types: Sequence[str],
     name_patterns: Sequence[str] = (),
     partition: str = "aws",
+    owner: str = DEFAULT_OWNER,
 ) -> dict[str, Any]:
     """The least-privilege IAM policy document of an enactor of `zone` (see module doc)."""
     types = sorted({t.upper() for t in record_types} | {"TXT"})  # fence and markers are TXT
@@ -162,7 +168,7 @@ def enactor_policy_document(
                 "Condition": {
                     "ForAllValues:StringLike": {
                         "route53:ChangeResourceRecordSetsNormalizedRecordNames": managed_name_patterns(
-                            zone, managed_names, name_patterns
+                            zone, managed_names, name_patterns, owner
                         ),
                     },
                     "ForAllValues:StringEquals": {
@@ -236,6 +242,9 @@ class DnsAutomationArgs:
     record_types: Sequence[str] = ("A", "AAAA", "CNAME", "TXT")
     #: IAM globs for whole subtrees (e.g. "*.svc.example.com"), used verbatim.
     managed_name_patterns: Sequence[str] = ()
+    #: The owner whose names the role may change (shared zones: one role per owner, each with its
+    #: own fence record; the default owner keeps `_dnssg-fence.<zone>`).
+    owner: str = DEFAULT_OWNER
     #: Use this hosted zone instead of creating one.
     existing_zone_id: str | None = None
     #: Explicit table names (the enactor's CLI/provider needs to know them); None: auto-named.
@@ -267,7 +276,7 @@ class DnsAutomation(pulumi.ComponentResource):
         super().__init__("dns-safeguards:index:DnsAutomation", name, None, opts)
         # IAM inputs are checked before anything is declared: a "*" name pattern or a missing
         # principal is a configuration error, not a resource that fails later.
-        managed_name_patterns(args.zone, args.managed_names, args.managed_name_patterns)
+        managed_name_patterns(args.zone, args.managed_names, args.managed_name_patterns, args.owner)
         assume_role_document(args.trusted_principals, args.trusted_services)
         child = pulumi.ResourceOptions(parent=self)
         zone_fqdn = absolute_name("@", args.zone)
@@ -347,6 +356,7 @@ class DnsAutomation(pulumi.ComponentResource):
                     record_types=list(args.record_types),
                     name_patterns=list(args.managed_name_patterns),
                     partition=a[3],
+                    owner=args.owner,
                 ),
                 sort_keys=True,
             )

@@ -456,3 +456,23 @@ def test_an_untagged_plan_table_without_pitr_is_refused():
     assert any("not tagged" in p for p in problems)
     by_name = table(tags={}, name="dns-safeguards-plans-prod", hashKey="pk", rangeKey=None, pointInTimeRecovery=None)
     assert any("point-in-time recovery" in p for p in run(v.validate_tables_protected, v.TABLE, by_name))
+
+
+def test_an_enactor_role_scoped_to_one_owner_may_write_only_that_owners_fence_and_names() -> None:
+    from infra.automation import enactor_policy_document
+
+    doc = enactor_policy_document(
+        zone="shared.test.",
+        zone_arn="arn:aws:route53:::hostedzone/Z1",
+        plan_table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/plans",
+        lease_table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/leases",
+        managed_names=["a1", "a2"],
+        record_types=["A"],
+        owner="team-a",
+    )
+    names = doc["Statement"][0]["Condition"]["ForAllValues:StringLike"][
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+    ]
+    assert "_dnssg-fence-team-a.shared.test" in names
+    assert "_dnssg-fence.shared.test" not in names  # the default owner's fence is not team-a's to write
+    assert {"a1.shared.test", "a2.shared.test", "_dnssg.a1.shared.test", "_dnssg.a2.shared.test"} <= set(names)
