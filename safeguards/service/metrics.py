@@ -1,77 +1,121 @@
 """What an enactor is doing, for people and for Prometheus.
 
-`Metrics` holds counters and gauges (thread-safe), rendered in the Prometheus text exposition
-format; `MetricsServer` serves them with the standard library's `http.server` on a local port:
+`Metrics` records counters, gauges and histograms in a `prometheus_client` `CollectorRegistry`
+of its own (never the process-global one: several enactors in one process, or a test, each keep
+theirs), plus the last report per zone; `MetricsServer` serves them with the standard library's
+`http.server` on a local port:
 
-- ``/metrics``  Prometheus text (version 0.0.4)
+- ``/metrics``  Prometheus text (version 0.0.4); OpenMetrics when the scraper asks for it
 - ``/healthz``  200 while the enactor's loop is alive (it ran a cycle within three intervals)
 - ``/readyz``   200 once a cycle completed and no zone's circuit is open; 503 with the reason
 - ``/status``   one JSON object: per zone, the last report (what ``enact --json`` prints)
 
 Metric names (all prefixed ``dnssg_``): ``live_generation``, ``live_revision``,
 ``published_generation``, ``live_complete``, ``circuit_open``, ``last_verified_apply_timestamp_seconds``,
-``last_error_timestamp_seconds`` (gauges, label ``zone``); ``applies_total`` (``zone``, ``outcome``),
-``refusals_total`` (``zone``, ``guard``), ``repairs_total``, ``stale_total``, ``conflicts_total``,
-``lease_busy_total``, ``errors_total`` (``zone``, ``kind``), ``batches_total``, ``cleanup_deleted_total``
-(counters), ``batch_seconds`` and ``cycle_seconds`` (histograms, ``zone``), ``cycles_total`` and
-``stopping``.
+``last_error_timestamp_seconds`` (gauges, label ``zone``); ``lease_holder`` (``zone``, ``holder``);
+``applies_total`` (``zone``, ``outcome``), ``refusals_total`` (``zone``, ``guard``), ``rollbacks_total``
+(``zone``, ``result``), ``repairs_total``, ``stale_total``, ``conflicts_total``, ``lease_busy_total``,
+``errors_total`` (``zone``, ``kind``), ``batches_total``, ``cleanup_deleted_total`` (counters),
+``batch_seconds`` and ``cycle_seconds`` (histograms, ``zone``), ``cycles_total`` and ``stopping``.
+
+What is derived rather than measured, said plainly:
+
+- ``rollbacks_total`` counts what the enactor is told: a failed gate whose automatic restore was
+  verified (``result="restored"``, from the `VerificationFailed` it reports), one whose restore did
+  not complete (``result="incomplete"``, `RestoreIncomplete`), and operations whose outcome was
+  ``rolled-back`` (an embedding that calls `Applier.rollback`). The enactor itself never decides a
+  rollback.
+- ``lease_holder`` is this enactor's view, not a read of the lease table: 1 for itself after an
+  operation of its own wrote, or for the enactor the plan store named when the lease was busy.
+- INSYNC latency is not exported: Route 53's ``get_change`` polling happens inside the library's
+  writer, which emits no event around it (``batch_seconds`` ends when Route 53 accepts a batch;
+  the INSYNC wait and the read-back fall between ``batch.after`` and ``stage.verified``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Labels = tuple[tuple[str, str], ...]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.openmetrics import exposition as openmetrics
+
 #: Histogram buckets (seconds): Route 53 batches take tens of milliseconds to seconds, INSYNC minutes.
 BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
-_HELP: dict[str, tuple[str, str]] = {
-    "live_generation": ("gauge", "Generation of the fence record live in Route 53."),
-    "live_revision": ("gauge", "Revision inside the live generation (repairs and rollbacks)."),
-    "live_content_generation": ("gauge", "Generation of the plan whose content is live."),
-    "live_complete": ("gauge", "1 when the live fence says its content is complete."),
-    "published_generation": ("gauge", "Newest generation published in the plan store."),
-    "circuit_open": ("gauge", "1 while the zone's circuit breaker is open (enacting stopped)."),
-    "last_verified_apply_timestamp_seconds": ("gauge", "When this enactor last finished a verified write."),
-    "last_error_timestamp_seconds": ("gauge", "When this enactor last failed on the zone."),
-    "applies_total": ("counter", "Operations carried out, by outcome (applied, resumed, repaired, noop...)."),
-    "refusals_total": ("counter", "Plans refused by a guard, by guard."),
-    "repairs_total": ("counter", "Self-repairs: drift or a half-applied generation put right."),
-    "stale_total": ("counter", "Operations that found a newer generation live (nothing written)."),
-    "conflicts_total": ("counter", "Compare-and-set conflicts: the zone moved after a decision's read."),
-    "lease_busy_total": ("counter", "Cycles that found another enactor holding the zone's lease."),
-    "errors_total": ("counter", "Failed cycles, by error class."),
-    "batches_total": ("counter", "Change batches Route 53 accepted from this enactor."),
-    "cleanup_deleted_total": ("counter", "Old plans deleted by clean-up."),
-    "cycles_total": ("counter", "Enactor cycles run."),
-    "batch_seconds": ("histogram", "From the decision to write a batch to Route 53 accepting it."),
-    "cycle_seconds": ("histogram", "Duration of one zone's cycle that wrote something."),
-    "stopping": ("gauge", "1 once a stop was requested."),
+_Z = ("zone",)
+#: name -> (kind, help, label names in exposition order: sorted, as the text always showed them).
+_SPEC: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "live_generation": ("gauge", "Generation of the fence record live in Route 53.", _Z),
+    "live_revision": ("gauge", "Revision inside the live generation (repairs and rollbacks).", _Z),
+    "live_content_generation": ("gauge", "Generation of the plan whose content is live.", _Z),
+    "live_complete": ("gauge", "1 when the live fence says its content is complete.", _Z),
+    "published_generation": ("gauge", "Newest generation published in the plan store.", _Z),
+    "circuit_open": ("gauge", "1 while the zone's circuit breaker is open (enacting stopped).", _Z),
+    "last_verified_apply_timestamp_seconds": ("gauge", "When this enactor last finished a verified write.", _Z),
+    "last_error_timestamp_seconds": ("gauge", "When this enactor last failed on the zone.", _Z),
+    "lease_holder": (
+        "gauge",
+        "1 for the enactor this one last saw holding the zone's lease (itself after a write of its own, "
+        "another when the lease was busy); not a read of the lease table.",
+        ("holder", "zone"),
+    ),
+    "applies_total": (
+        "counter",
+        "Operations carried out, by outcome (applied, resumed, repaired, noop...).",
+        ("outcome", "zone"),
+    ),
+    "refusals_total": ("counter", "Plans refused by a guard, by guard.", ("guard", "zone")),
+    "rollbacks_total": (
+        "counter",
+        "Content put back: a failed gate's verified restore (restored), a restore that did not complete "
+        "(incomplete), an operation whose outcome was rolled-back.",
+        ("result", "zone"),
+    ),
+    "repairs_total": ("counter", "Self-repairs: drift or a half-applied generation put right.", _Z),
+    "stale_total": ("counter", "Operations that found a newer generation live (nothing written).", _Z),
+    "conflicts_total": ("counter", "Compare-and-set conflicts: the zone moved after a decision's read.", _Z),
+    "lease_busy_total": ("counter", "Cycles that found another enactor holding the zone's lease.", _Z),
+    "errors_total": ("counter", "Failed cycles, by error class.", ("kind", "zone")),
+    "batches_total": ("counter", "Change batches Route 53 accepted from this enactor.", _Z),
+    "cleanup_deleted_total": ("counter", "Old plans deleted by clean-up.", _Z),
+    "cycles_total": ("counter", "Enactor cycles run.", ()),
+    "batch_seconds": ("histogram", "From the decision to write a batch to Route 53 accepting it.", _Z),
+    "cycle_seconds": ("histogram", "Duration of one zone's cycle that wrote something.", _Z),
+    "stopping": ("gauge", "1 once a stop was requested.", ()),
 }
+#: Kept for callers that listed the names: name -> (kind, help).
+_HELP: dict[str, tuple[str, str]] = {name: (kind, text) for name, (kind, text, _) in _SPEC.items()}
 
-
-def _labels(labels: Mapping[str, object]) -> Labels:
-    return tuple(sorted((k, str(v)) for k, v in labels.items()))
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+_HOLDER = re.compile(r"lease held by (\S+)|\((\S+) holds epoch")
 
 
 class Metrics:
-    """Counters and gauges of one enactor process, plus the last report per zone."""
+    """Counters, gauges and histograms of one enactor process (in `registry`, its own), plus the
+    last report per zone."""
 
     def __init__(self, *, enactor: str = "", clock: Callable[[], float] = time.time) -> None:
         self.enactor = enactor
         self._clock = clock
         self._lock = threading.Lock()
-        self._values: dict[str, dict[Labels, float]] = {}
-        self._histograms: dict[str, dict[Labels, list[float]]] = {}  # bucket counts, then sum, then count
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._metrics: dict[str, Any] = {}
+        for name, (kind, help_text, labels) in _SPEC.items():
+            full = f"dnssg_{name}"
+            if kind == "counter":
+                self._metrics[name] = Counter(full, help_text, labels, registry=self.registry)
+            elif kind == "gauge":
+                self._metrics[name] = Gauge(full, help_text, labels, registry=self.registry)
+            else:
+                self._metrics[name] = Histogram(full, help_text, labels, registry=self.registry, buckets=BUCKETS)
+        self._holder: dict[str, str] = {}
         self.reports: dict[str, dict[str, Any]] = {}
         self.last_error: dict[str, str] = {}
         self.last_cycle_at: float | None = None
@@ -79,95 +123,99 @@ class Metrics:
 
     # ------------------------------------------------------------------ recording
 
+    def _child(self, name: str, labels: Mapping[str, object]) -> Any:
+        metric = self._metrics.get(name)
+        if metric is None:
+            raise KeyError(f"unknown metric {name!r}")
+        names = _SPEC[name][2]
+        if set(labels) != set(names):
+            raise ValueError(f"metric {name!r} takes labels {list(names)}, not {sorted(labels)}")
+        return metric.labels(**{k: str(labels[k]) for k in names}) if names else metric
+
     def inc(self, name: str, amount: float = 1.0, **labels: object) -> None:
-        self._check(name)
-        with self._lock:
-            series = self._values.setdefault(name, {})
-            key = _labels(labels)
-            series[key] = series.get(key, 0.0) + amount
+        self._child(name, labels).inc(amount)
+        if name == "applies_total" and labels.get("outcome") == "rolled-back":
+            self.inc("rollbacks_total", amount, zone=labels.get("zone", ""), result="rolled-back")
 
     def set(self, name: str, value: float | None, **labels: object) -> None:
-        self._check(name)
-        with self._lock:
-            series = self._values.setdefault(name, {})
-            key = _labels(labels)
-            if value is None:
-                series.pop(key, None)
-            else:
-                series[key] = float(value)
+        child = self._child(name, labels)
+        if value is not None:
+            child.set(float(value))
+            return
+        names = _SPEC[name][2]
+        if names:
+            with contextlib.suppress(KeyError):  # never set: nothing to remove
+                self._metrics[name].remove(*(str(labels[k]) for k in names))
 
     def observe(self, name: str, seconds: float, **labels: object) -> None:
         """One observation of a histogram."""
-        self._check(name)
-        with self._lock:
-            series = self._histograms.setdefault(name, {})
-            h = series.setdefault(_labels(labels), [0.0] * (len(BUCKETS) + 2))
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    h[i] += 1
-            h[-2] += seconds
-            h[-1] += 1
+        self._child(name, labels).observe(seconds)
 
     def count(self, name: str, **labels: object) -> int:
         """How many observations a histogram has (for tests and status lines)."""
-        with self._lock:
-            h = self._histograms.get(name, {}).get(_labels(labels))
-            return int(h[-1]) if h else 0
+        value = self.registry.get_sample_value(f"dnssg_{name}_count", _strs(labels))
+        return int(value or 0)
 
     def get(self, name: str, **labels: object) -> float:
         """The current value (0 when never set): for tests and status lines."""
-        with self._lock:
-            return self._values.get(name, {}).get(_labels(labels), 0.0)
+        return float(self.registry.get_sample_value(f"dnssg_{name}", _strs(labels)) or 0.0)
 
     def total(self, name: str) -> float:
         """The sum over every label set."""
-        with self._lock:
-            return sum(self._values.get(name, {}).values())
+        full = f"dnssg_{name}"
+        return sum(s.value for family in self.registry.collect() for s in family.samples if s.name == full)
 
     def error(self, zone: str, kind: str, message: str) -> None:
         self.inc("errors_total", zone=zone, kind=kind)
         self.set("last_error_timestamp_seconds", self._clock(), zone=zone)
+        if kind == "VerificationFailed" and "restored the previous content" in message:
+            self.inc("rollbacks_total", zone=zone, result="restored")
+        elif kind == "RestoreIncomplete":
+            self.inc("rollbacks_total", zone=zone, result="incomplete")
         with self._lock:
             self.last_error[zone] = f"{kind}: {message}"
 
     def report(self, zone: str, report: Mapping[str, Any]) -> None:
+        holder: str | None = None
+        if report.get("outcome") == "busy" and report.get("error"):
+            found = _HOLDER.search(str(report["error"]))
+            holder = (found.group(1) or found.group(2)) if found else None
+        elif report.get("batches"):
+            holder = self.enactor or "self"
         with self._lock:
             self.reports[zone] = dict(report)
+            previous = self._holder.get(zone)
+            if holder is not None:
+                self._holder[zone] = holder
+        if holder is not None and holder != previous:
+            if previous is not None:
+                self.set("lease_holder", None, zone=zone, holder=previous)
+            self.set("lease_holder", 1, zone=zone, holder=holder)
 
     def cycle_done(self) -> None:
         self.inc("cycles_total")
         with self._lock:
             self.last_cycle_at = self._clock()
 
-    @staticmethod
-    def _check(name: str) -> None:
-        if name not in _HELP:
-            raise KeyError(f"unknown metric {name!r}")
-
     # ------------------------------------------------------------------ reading
 
     def render(self) -> str:
-        """The Prometheus text exposition format (0.0.4)."""
+        """The Prometheus text exposition format (0.0.4), from the registry: series never set are
+        left out, and so are the ``_created`` samples (scrapers of 0.0.4 do not use them)."""
         lines: list[str] = []
-        with self._lock:
-            for name, (kind, help_text) in _HELP.items():
-                full = f"dnssg_{name}"
-                if kind == "histogram":
-                    hists = self._histograms.get(name)
-                    if hists:
-                        lines.append(f"# HELP {full} {help_text}")
-                        lines.append(f"# TYPE {full} histogram")
-                        for labels, h in sorted(hists.items()):
-                            lines.extend(_histogram_lines(full, labels, h))
-                    continue
-                series = self._values.get(name)
-                if not series:
-                    continue
-                lines.append(f"# HELP {full} {help_text}")
-                lines.append(f"# TYPE {full} {kind}")
-                for labels, value in sorted(series.items()):
-                    lines.append(_sample(full, labels, value))
+        for family in self.registry.collect():
+            samples = [s for s in family.samples if not s.name.endswith("_created")]
+            if not samples:
+                continue
+            name = family.name + "_total" if family.type == "counter" else family.name
+            lines.append(f"# HELP {name} {_escape_help(family.documentation)}")
+            lines.append(f"# TYPE {name} {family.type}")
+            lines.extend(_sample(s.name, s.labels, s.value) for s in samples)
         return "\n".join(lines) + "\n"
+
+    def render_openmetrics(self) -> bytes:
+        """The OpenMetrics text format, as prometheus_client writes it."""
+        return bytes(openmetrics.generate_latest(self.registry))
 
     def healthy(self) -> tuple[bool, str]:
         """Alive: a cycle ran within three intervals (or none is due yet)."""
@@ -185,8 +233,13 @@ class Metrics:
         with self._lock:
             if self.last_cycle_at is None:
                 return False, "no cycle completed yet"
-            open_zones = [dict(k)["zone"] for k, v in self._values.get("circuit_open", {}).items() if v]
             reports = dict(self.reports)
+        open_zones = [
+            s.labels["zone"]
+            for family in self.registry.collect()
+            for s in family.samples
+            if s.name == "dnssg_circuit_open" and s.value
+        ]
         if open_zones:
             why = "; ".join(f"{z}: {reports.get(z, {}).get('reason', 'circuit open')}" for z in sorted(open_zones))
             return False, f"circuit open: {why}"
@@ -198,24 +251,33 @@ class Metrics:
                 "enactor": self.enactor,
                 "zones": {z: dict(r) for z, r in sorted(self.reports.items())},
                 "last_error": dict(self.last_error),
+                "lease_holder": dict(self._holder),
             }
 
 
+def _strs(labels: Mapping[str, object]) -> dict[str, str]:
+    return {k: str(v) for k, v in labels.items()}
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n")
+
+
 def _number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
     return repr(value) if value != int(value) else str(int(value))
 
 
-def _sample(name: str, labels: Labels, value: float) -> str:
-    shown = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+def _sample(name: str, labels: Mapping[str, str], value: float) -> str:
+    shown = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
     return f"{name}{{{shown}}} {_number(value)}" if shown else f"{name} {_number(value)}"
-
-
-def _histogram_lines(name: str, labels: Labels, h: list[float]) -> list[str]:
-    out = [_sample(f"{name}_bucket", (*labels, ("le", _number(b))), h[i]) for i, b in enumerate(BUCKETS)]
-    out.append(_sample(f"{name}_bucket", (*labels, ("le", "+Inf")), h[-1]))
-    out.append(_sample(f"{name}_sum", labels, h[-2]))
-    out.append(_sample(f"{name}_count", labels, h[-1]))
-    return out
 
 
 class MetricsServer:
@@ -254,7 +316,9 @@ def _handler(metrics: Metrics) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
-            if path == "/metrics":
+            if path == "/metrics" and "application/openmetrics-text" in (self.headers.get("Accept") or ""):
+                self._send(200, metrics.render_openmetrics(), openmetrics.CONTENT_TYPE_LATEST)
+            elif path == "/metrics":
                 self._send(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
             elif path in ("/healthz", "/readyz"):
                 ok, why = metrics.healthy() if path == "/healthz" else metrics.ready()
@@ -264,8 +328,8 @@ def _handler(metrics: Metrics) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(404, "not found: /metrics, /healthz, /readyz, /status\n", "text/plain")
 
-        def _send(self, code: int, body: str, content_type: str) -> None:
-            data = body.encode()
+        def _send(self, code: int, body: str | bytes, content_type: str) -> None:
+            data = body.encode() if isinstance(body, str) else body
             self.send_response(code)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
