@@ -725,7 +725,10 @@ def parse_plan(data: object, *, source: str = "plan") -> Plan:
         return _parse_plan(data, source)
 
 
-def _parse_plan(data: object, source: str) -> Plan:
+def _parse_plan(data: object, source: str, consume: bool = False) -> Plan:
+    """`parse_plan`; with `consume` (a document nobody else holds, from `load_plan`) each record's
+    mapping is dropped from the document once parsed, so the document and the plan are never
+    both whole in memory."""
     if not isinstance(data, Mapping):
         problem = f"top level: must be a mapping with zone, generation and records, got {_kind(data)}"
         raise PlanInvalid(f"{source}: 1 problem(s): {problem}", problems=[problem])
@@ -771,6 +774,8 @@ def _parse_plan(data: object, source: str) -> Plan:
     else:
         fast = _FastRecords(zone) if zone is not None else None
         for i, raw in enumerate(raw_records):
+            if consume:
+                raw_records[i] = None
             row = fast.parse(raw) if fast is not None else None
             if row is not None:
                 fast_rows.append(row)
@@ -944,9 +949,10 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
         _file_problem(p, f"cannot read: {e.strerror or e}")
     with planfile.gc_paused():
         data = _decode(p, text)
+        del text  # the document is all that is needed now
         if data is None:
             _file_problem(p, "is empty")
-        return _parse_plan(data, str(p))
+        return _parse_plan(data, str(p), consume=True)
 
 
 def _decode(p: Path, text: str) -> Any:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -147,11 +148,67 @@ def yaml_is_plain(text: str) -> bool:
     return not any(s in low for s in _RISKY_TEXT) and _RISKY_TOKEN.search(low) is None
 
 
+#: `records:` alone on its line at the top level: a block sequence follows.
+_RECORDS_KEY = re.compile(r"^records:[ \t]*(?:#.*)?$", re.MULTILINE)
+#: The next top-level key (a line starting in column 0 with anything but a space, '#' or '-').
+_TOP_LINE = re.compile(r"^[^\s#-]", re.MULTILINE)
+#: Items per chunk when the records are parsed piecewise.
+YAML_CHUNK = 2000
+
+
+def _split_records(text: str) -> tuple[str, list[tuple[str, int]]] | None:
+    """The document with its block of records replaced by `records: []`, and the block cut into
+    chunks of whole items (each with its count of items); None when there is no such block.
+
+    ryaml holds a whole document's intermediate tree (300 MB for 100,000 sets); chunk by chunk it
+    holds one chunk's. Items are cut only where a line starts with the sequence's own `- `: an
+    item that spans a cut (a quoted or flow scalar running on) leaves an unterminated chunk,
+    which fails to parse, and a chunk whose item count differs from its cut count is refused."""
+    m = _RECORDS_KEY.search(text)
+    if m is None:
+        return None
+    start = m.end() + 1
+    end_m = _TOP_LINE.search(text, start)
+    end = end_m.start() if end_m else len(text)
+    block = text[start:end]
+    first = re.search(r"^( *)- ", block, re.MULTILINE)
+    if first is None:
+        return None
+    starts = [i.start() for i in re.finditer("^" + first.group(1) + "- ", block, re.MULTILINE)]
+    if block[: starts[0]].strip(" \n"):  # something other than blank lines before the first item
+        return None
+    bounds = [*starts[::YAML_CHUNK], len(block)]
+    chunks = [
+        (block[a:b], min(YAML_CHUNK, len(starts) - k * YAML_CHUNK))
+        for k, (a, b) in enumerate(itertools.pairwise(bounds))
+    ]
+    return text[: m.start()] + "records: []\n" + text[end:], chunks
+
+
+def _fast_yaml(text: str) -> Any:
+    """The document through ryaml, its records chunk by chunk; raises on anything unexpected."""
+    split = _split_records(text)
+    if split is None:
+        return _yaml_loads(text)
+    skeleton, chunks = split
+    top = _yaml_loads(skeleton)
+    if not isinstance(top, dict) or top.get("records") != []:
+        raise ValueError("records block not where expected")
+    records: list[Any] = []
+    for chunk, count in chunks:
+        items = _yaml_loads(chunk)
+        if not isinstance(items, list) or len(items) != count:
+            raise ValueError("records chunk does not hold whole items")
+        records.extend(items)
+    top["records"] = records
+    return top
+
+
 def load_yaml(text: str) -> Any:
     """`strict_yaml(text)`, through ryaml when the result is provably the same."""
     if _yaml_loads is None or not yaml_is_plain(text):
         return strict_yaml(text)
     try:
-        return _yaml_loads(text)
+        return _fast_yaml(text)
     except Exception:
         return strict_yaml(text)
