@@ -7,9 +7,12 @@ Every measurement runs in its own subprocess so that its peak RSS (`ru_maxrss`) 
 `python -m benchmarks.planning ours|octodns|profile ...` prints one JSON object. The parent writes
 the files, runs the children and turns their output into figures.
 
-Ours is measured from JSON and from YAML (the shipped loader, `yaml.SafeLoader` in pure Python),
-and, as a what-if for the plan module's owner, from YAML through libyaml (`yaml.CSafeLoader` with
-the same duplicate-key check). octoDNS reads YAML only.
+Ours is measured from JSON and from YAML through the shipped loaders (`safeguards.planfile`:
+msgspec and ryaml, with json and PyYAML deciding every error and every ambiguous document), and
+from YAML through the reference loader alone (PyYAML on libyaml, `yaml.CSafeLoader`, with the same
+duplicate-key check: what the shipped loader falls back to). octoDNS reads YAML only. The CLI
+(`dns-safeguards plan` into a new zone, text and `--json`) is measured as a whole process,
+imports included, beside the library's pipeline on the same file and an empty zone.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ SIZE = 100_000
 QUICK_SIZE = 2_000
 DIFF_SHARE = 0.10
 GOAL_SECONDS = 1.0
-GOAL_SPEEDUP = 5.0
+GOAL_SPEEDUP = 10.0
+GOAL_CLI_RATIO = 1.5
 GOAL_RSS_MB = 200.0
 CHILD_TIMEOUT = 300
 
@@ -103,8 +107,8 @@ def prepare(n: int, workdir: Path) -> dict[str, Any]:
 
 
 def _load(path: str, loader: str) -> Any:
-    """The plan, loaded as shipped (`load_plan`) or, for loader "libyaml", YAML parsed by libyaml
-    with the shipped duplicate-key check, then `parse_plan`."""
+    """The plan, loaded as shipped (`load_plan`) or, for loader "libyaml", YAML parsed by the
+    reference loader alone (PyYAML on libyaml with the duplicate-key check), then `parse_plan`."""
     from safeguards import plan as plan_module
 
     if loader == "shipped":
@@ -220,6 +224,36 @@ def child_profile(plan_path: str, observed_path: str) -> dict[str, Any]:
     ][:16]
     text = profiler.output_text(unicode=False, color=False, show_all=False)
     return {"duration": session.duration, "top_own_time": top_own, "top_inclusive": top_incl, "tree": text[:8000]}
+
+
+# ------------------------------------------------------------------------------ the CLI (child)
+
+
+def child_cli(plan_path: str, fmt: str) -> dict[str, Any]:
+    """`dns-safeguards --state TMP plan --create-zone PLAN [--json]` as a whole process (imports,
+    embedded backend, output to a pipe): its CPU seconds, peak RSS, exit code and output size."""
+    with tempfile.TemporaryDirectory(prefix="dnssg-plan-cli-") as state:
+        argv = ["--state", state, "plan", "--create-zone", plan_path] + (["--json"] if fmt == "json" else [])
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", "import sys; from safeguards.cli import main; sys.exit(main())", *argv],
+            capture_output=True,
+            timeout=CHILD_TIMEOUT,
+            check=False,
+        )
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "cpu": cpu,
+        "total": wall,
+        "exit": proc.returncode,
+        "stdout_lines": proc.stdout.count(b"\n"),
+        "stdout_bytes": len(proc.stdout),
+        "rss_mb": after.ru_maxrss / 1024,
+        "stderr_tail": proc.stderr.decode(errors="replace")[-300:],
+    }
 
 
 # ------------------------------------------------------------------------------ octoDNS (child)
@@ -357,6 +391,23 @@ def run(quick: bool = False) -> BenchResult:
                 except (RuntimeError, subprocess.TimeoutExpired) as exc:
                     octo_missing = f"octoDNS run failed: {str(exc)[-300:]}"
         res.details["ours"] = {"json": ours_json, "yaml": ours_yaml, "yaml_libyaml": ours_cyaml}
+        # The CLI against the library on the same files into a new (empty) zone.
+        empty = Path(tmp) / "empty.jsonl"
+        empty.write_text("")
+        cli: dict[str, dict[str, Any]] = {}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {
+                (fmt, kind): pool.submit(*args)
+                for fmt, path in (("json", files["plan_json"]), ("yaml", files["plan_yaml"]))
+                for kind, args in (
+                    ("library", (_child, "ours", path, str(empty), "shipped", "1")),
+                    ("text", (_child, "cli", path, "text")),
+                    ("json", (_child, "cli", path, "json")),
+                )
+            }
+            for (fmt, kind), fut in futures.items():
+                cli.setdefault(fmt, {})[kind] = fut.result()
+        res.details["cli"] = cli
         if octo is None:
             res.notes.append(f"{octo_missing}: comparison not available")
         if _available("pyinstrument"):
@@ -370,6 +421,7 @@ def run(quick: bool = False) -> BenchResult:
             res.notes.append("pyinstrument is not installed: no profile")
 
     _figures(res, ours_json, ours_yaml, ours_cyaml, octo, octo_missing)
+    _cli_figures(res, cli)
     res.seconds = time.perf_counter() - t_start
     return res
 
@@ -394,8 +446,12 @@ def _figures(
             ours_json,
             f"; best of runs, first {ours_json['first_total']:.2f} s wall; {ours_json['batches']} batches",
         ),
-        ("ours, YAML plan (shipped loader: pure-Python SafeLoader)", ours_yaml, ""),
-        ("ours, YAML plan via libyaml (what-if)", ours_cyaml, "; yaml.CSafeLoader + the same duplicate-key check"),
+        ("ours, YAML plan (shipped loader: ryaml, PyYAML for errors)", ours_yaml, ""),
+        (
+            "ours, YAML plan via the reference loader alone",
+            ours_cyaml,
+            "; yaml.CSafeLoader + the same duplicate-key check (the fallback)",
+        ),
     ):
         res.figures.append(
             Figure(
@@ -439,7 +495,11 @@ def _figures(
             f"{octo['changes']}; peak RSS {octo['rss_mb']:.0f} MB",
         )
     )
-    for label, run in (("JSON", ours_json), ("YAML (same input format)", ours_yaml), ("YAML via libyaml", ours_cyaml)):
+    for label, run in (
+        ("JSON", ours_json),
+        ("YAML (same input format)", ours_yaml),
+        ("YAML, reference loader alone", ours_cyaml),
+    ):
         speedup = octo["cpu"] / run["cpu"]
         res.figures.append(
             Figure(
@@ -455,6 +515,29 @@ def _figures(
         )
 
 
+def _cli_figures(res: BenchResult, cli: dict[str, dict[str, Any]]) -> None:
+    """`dns-safeguards plan` (whole process) over the library's pipeline, same file, new zone."""
+    for fmt, runs in cli.items():
+        lib = runs["library"]
+        for kind in ("text", "json"):
+            run = runs[kind]
+            ratio = run["cpu"] / lib["cpu"]
+            res.figures.append(
+                Figure(
+                    f"CLI plan ({'--json' if kind == 'json' else 'text'}) from {fmt.upper()}, new zone: CPU / library",
+                    ratio,
+                    "x",
+                    f"≤ {GOAL_CLI_RATIO:.1f}x",
+                    ratio / GOAL_CLI_RATIO,
+                    "measured/goal",
+                    ratio <= GOAL_CLI_RATIO,
+                    note=f"CLI {run['cpu']:.2f} CPU s (whole process, exit {run['exit']}, {run['stdout_lines']:,} "
+                    f"lines, {run['stdout_bytes'] / 1e6:.1f} MB out, peak {run['rss_mb']:.0f} MB) / library "
+                    f"{lib['cpu']:.2f} CPU s ({lib['creates']:,} creates)",
+                )
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Child entry point: `ours PLAN OBSERVED LOADER REPEAT`, `profile PLAN OBSERVED`,
     `octodns DIR ZONE OBSERVED`; prints one JSON object."""
@@ -468,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
     pr = sub.add_parser("profile")
     pr.add_argument("plan")
     pr.add_argument("observed")
+    cl = sub.add_parser("cli")
+    cl.add_argument("plan")
+    cl.add_argument("format", choices=("text", "json"))
     oc = sub.add_parser("octodns")
     oc.add_argument("directory")
     oc.add_argument("zone")
@@ -475,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.mode == "ours":
         out = child_ours(a.plan, a.observed, a.loader, a.repeat)
+    elif a.mode == "cli":
+        out = child_cli(a.plan, a.format)
     elif a.mode == "profile":
         out = child_profile(a.plan, a.observed)
     else:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .errors import InvalidInput
+from .planfile import gc_paused
 from .records import (
     MAX_RECORDS_PER_BATCH,
     MAX_VALUE_CHARS_PER_BATCH,
@@ -80,6 +81,11 @@ def compute_diff(
     that leaves a name empty is allowed is the never-empty guard's call, not the diff's.
     `retire` is accepted for symmetry with the plan; retired names simply have no desired sets.
     """
+    with gc_paused():  # 100,000s of acyclic objects: no collection needs to walk them meanwhile
+        return _compute_diff(desired, observed)
+
+
+def _compute_diff(desired: Sequence[RecordSet], observed: dict[RecordKey, RecordSet]) -> Diff:
     want = {r.key: r for r in desired}
     per_name: dict[str, tuple[list[Change], list[Change]]] = {}
     creates: list[RecordSet] = []

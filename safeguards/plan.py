@@ -105,7 +105,7 @@ class Plan:
             "zone": self.zone,
             "owner": self.owner,
             "records": [
-                {**r.to_dict(), "min_values": self.min_for(r.key)} for r in sorted(self.records)
+                {**r.to_dict(), "min_values": self.min_for(r.key)} for r in sorted(self.records, key=_ORDER)
             ],
             "retire": sorted(self.retire),
             "canary": sorted(self.canary),
@@ -128,8 +128,20 @@ class Plan:
 
 def content_checksum(canonical: Mapping[str, Any]) -> str:
     """SHA-256 hex of a canonical mapping serialized with sorted keys and no spaces."""
-    blob = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()
+    return hashlib.sha256(_canonical_json(canonical)).hexdigest()
+
+
+def _canonical_json(canonical: Mapping[str, Any]) -> bytes:
+    """`json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()`, byte for byte.
+
+    msgspec's encoder writes the same bytes for ASCII text without escapes beyond \\, \" and
+    \b\f\n\r\t (json escapes other control characters, DEL and non-ASCII as \\uXXXX, msgspec differently):
+    anything else goes through json, so a checksum never depends on which encoder ran."""
+    if planfile.json_encode is not None:
+        blob = planfile.json_encode(canonical, order="sorted")
+        if blob.isascii() and b"\\u" not in blob and b"\x7f" not in blob:
+            return bytes(blob)
+    return json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
 
 
 # =========================================================================== parsing

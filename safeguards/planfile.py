@@ -32,9 +32,9 @@ try:  # pragma: no cover - exercised when installed (a dependency); the fallback
     import msgspec
 
     _json_decode: Any = msgspec.json.decode
-    _json_encode: Any = msgspec.json.encode
+    json_encode: Any = msgspec.json.encode
 except ImportError:  # pragma: no cover
-    _json_decode = _json_encode = None
+    _json_decode = json_encode = None
 
 try:  # pragma: no cover
     import ryaml
@@ -87,7 +87,7 @@ def load_json(text: str) -> Any:
     # Every key is followed by exactly one structural colon; colons inside strings appear in the
     # re-encoded document as often as in the input (no escapes for ':' without '\u'). So the two
     # counts differ exactly when a key was repeated and msgspec kept only its last value.
-    if text.count(":") != _json_encode(data).count(b":"):
+    if text.count(":") != json_encode(data).count(b":"):
         return strict_json(text)
     return data
 
