@@ -87,13 +87,23 @@ class EnactorDeploymentArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def enactor_command(zone: str, *, interval: float, metrics_port: int, owner: str, enactor_id: str,
-                    plan_table: str, lease_table: str, region: str) -> list[str]:  # fmt: skip
-    """The container's arguments after the ``dns-safeguards`` entrypoint."""
+def enactor_command(
+    zone: str,
+    *,
+    interval: float,
+    metrics_port: int,
+    owner: str,
+    enactor_id: str,
+    plan_table: str,
+    lease_table: str,
+    region: str,
+) -> list[str]:
+    """The container's arguments after the image's entrypoint, ``dns-safeguards enact`` (the
+    global options are accepted after the subcommand)."""
     command = [
+        "--zone", zone, "--interval", f"{interval:g}", "--metrics-port", str(metrics_port), "--json",
         "--backend", "aws", "--region", region, "--plan-table", plan_table, "--lease-table", lease_table,
         "--enactor-id", enactor_id, "--log-json",
-        "enact", "--zone", zone, "--interval", f"{interval:g}", "--metrics-port", str(metrics_port), "--json",
     ]  # fmt: skip
     if owner != DEFAULT_OWNER:
         command += ["--owner", owner]

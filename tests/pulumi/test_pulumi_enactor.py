@@ -5,12 +5,17 @@ tables created or referenced."""
 
 from __future__ import annotations
 
+import configparser
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-from pulumi_mocks import ACCOUNT, REGION, Mocks
+from pulumi_mocks import ACCOUNT, REGION, ROOT, Mocks
 
 from infra.automation import DYNAMODB_ACTIONS
 from infra.enactor import MAX_STOP_TIMEOUT, EnactorDeployment, EnactorDeploymentArgs
@@ -109,7 +114,7 @@ def test_each_task_runs_dns_safeguards_enact_on_the_shared_plan_store(mocks: Ena
         assert t.inputs["networkMode"] == "awsvpc" and t.inputs["requiresCompatibilities"] == ["FARGATE"]
         [container] = json.loads(t.inputs["containerDefinitions"])
         cmd = container["command"]
-        assert cmd[cmd.index("enact") :][:3] == ["enact", "--zone", "example.com"]
+        assert cmd[:2] == ["--zone", "example.com"] and "enact" not in cmd  # the image's entrypoint says enact
         assert cmd[cmd.index("--interval") + 1] == "20"
         assert cmd[cmd.index("--plan-table") + 1] == "dnssg-plans"
         assert cmd[cmd.index("--lease-table") + 1] == "dnssg-leases"
@@ -187,3 +192,114 @@ def test_configuration_errors_before_anything_is_declared(
     with pytest.raises(ValueError, match=message):
         EnactorDeployment("bad", args(**change))
     assert mocks.registered == []
+
+
+# ---------------------------------------------------------------------- the image and the unit
+# No Docker engine here and systemd does not run in the test container: both files are parsed,
+# and what they tell the CLI to do is run through the real CLI.
+
+IMAGE_DIR = ROOT / "infra" / "enactor"
+
+
+def containerfile_stages() -> list[list[tuple[str, str]]]:
+    """The Containerfile's instructions (continuations joined), one list per stage."""
+    text = (IMAGE_DIR / "Containerfile").read_text()
+    logical: list[str] = []
+    current = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        logical.append(current + line)
+        current = ""
+    stages: list[list[tuple[str, str]]] = []
+    for line in logical:
+        op, _, rest = line.partition(" ")
+        if op.upper() == "FROM":
+            stages.append([])
+        stages[-1].append((op.upper(), rest.strip()))
+    return stages
+
+
+def test_containerfile_runs_dns_safeguards_enact_as_a_non_root_user_with_the_project_installed() -> None:
+    build_stage, final = containerfile_stages()
+    ops = dict(final)  # the last of each instruction wins, as in Docker
+    assert json.loads(ops["ENTRYPOINT"]) == ["dns-safeguards", "enact"]
+    user = ops["USER"].split(":")[0]
+    assert user not in ("root", "0") and (not user.isdigit() or int(user) > 0)
+    assert [op for op, _ in final].index("USER") > max(i for i, (op, _) in enumerate(final) if op == "RUN")
+    assert ops["STOPSIGNAL"] == "SIGTERM"
+    # The project is installed (from the build context) in the build stage and copied over.
+    assert build_stage[0][1].endswith("AS build")
+    copies = [rest for op, rest in build_stage if op == "COPY"]
+    sources = [p for c in copies for p in c.split()[:-1]]
+    assert {"pyproject.toml", "README.md", "safeguards"} <= set(sources)
+    assert all((ROOT / p).exists() for p in sources)
+    installs = [rest for op, rest in build_stage if op == "RUN" and "pip install ." in rest]
+    assert installs and "/opt/dns-safeguards/bin/pip install ." in installs[0]
+    assert ("COPY", "--from=build /opt/dns-safeguards /opt/dns-safeguards") in final
+    assert "PATH=/opt/dns-safeguards/bin:$PATH" in ops["ENV"]
+    # The health check asks the port the default arguments serve metrics on.
+    args = json.loads(ops["CMD"])
+    port = args[args.index("--metrics-port") + 1]
+    assert f"127.0.0.1:{port}/healthz" in ops["HEALTHCHECK"]
+
+
+def test_the_images_default_arguments_are_accepted_by_the_cli(tmp_path: Path) -> None:
+    ops = dict(containerfile_stages()[-1])
+    args = json.loads(ops["CMD"])
+    args[args.index("--metrics-port") + 1] = "0"  # any free port in a test
+    cmd = [sys.executable, "-m", "safeguards", "enact", *args, "--zone", "example.com", "--backend", "embedded",
+           "--state", str(tmp_path), "--enactor-id", "image-test", "--once"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert '"outcome": "nothing published"' in done.stdout
+
+
+def unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # systemd keys are case-sensitive
+    parser.read(IMAGE_DIR / "dns-safeguards-enactor.service")
+    return parser
+
+
+def test_systemd_unit_restarts_on_failure_and_stops_between_batches() -> None:
+    u = unit()
+    s = u["Service"]
+    assert s["ExecStart"].split()[:3] == ["/opt/dns-safeguards/bin/dns-safeguards", "enact", "$ZONES"]
+    assert s["Restart"] == "on-failure" and s["KillSignal"] == "SIGTERM"
+    # Long enough for a batch, its INSYNC wait and its verification (a stop waits for the batch in
+    # flight), then SIGKILL: the lease expires and another enactor finishes the generation.
+    timeout = int(s["TimeoutStopSec"].removesuffix("s"))
+    assert 120 <= timeout <= 600
+    assert s["KillMode"] == "mixed"  # SIGTERM to the main process only, then SIGKILL to all
+    assert u["Install"]["WantedBy"] == "multi-user.target"
+    assert "network-online.target" in u["Unit"]["After"]
+
+
+def test_systemd_unit_is_hardened() -> None:
+    s = unit()["Service"]
+    assert s["NoNewPrivileges"] == "yes" and s["ProtectSystem"] == "strict"
+    assert s["DynamicUser"] == "yes" or s.get("User") not in (None, "root", "0")
+    assert s["StateDirectory"] == "dns-safeguards"
+    assert s["WorkingDirectory"] == "/var/lib/dns-safeguards" == s["Environment"].split("DNS_SAFEGUARDS_STATE=")[-1]
+    for key in ("ProtectHome", "PrivateTmp", "PrivateDevices", "RestrictSUIDSGID", "ProtectKernelTunables"):
+        assert s[key] == "yes", key
+    assert s["CapabilityBoundingSet"] == "" and s["AmbientCapabilities"] == ""
+    assert set(s["RestrictAddressFamilies"].split()) == {"AF_INET", "AF_INET6", "AF_UNIX"}
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_analyze_verify_has_nothing_to_say(tmp_path: Path) -> None:
+    """The real parser, where there is one: unknown keys and bad values are warnings on stderr.
+    The venv's binary and the environment file do not exist here: pointed elsewhere."""
+    text = (IMAGE_DIR / "dns-safeguards-enactor.service").read_text()
+    text = text.replace("/opt/dns-safeguards/bin/dns-safeguards", "/bin/true")
+    text = text.replace("EnvironmentFile=/", "EnvironmentFile=-/")
+    copy = tmp_path / "dns-safeguards-enactor.service"
+    copy.write_text(text)
+    done = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and copy.name not in done.stderr, done.stderr
