@@ -79,11 +79,12 @@ def main() -> None:
     automation = None
     if backend == "aws":
         types = sorted({r.type for r in plan.records} | set(_names(config.get_object("recordTypes"))))
+        managed = sorted({r.name for r in plan.records} | set(_names(config.get_object("managedNames"))))
         automation = DnsAutomation(
             "dns",
             DnsAutomationArgs(
                 zone=zone,
-                managed_names=sorted({r.name for r in plan.records} | set(_names(config.get_object("managedNames")))),
+                managed_names=managed,
                 managed_name_patterns=_names(config.get_object("managedNamePatterns")),
                 record_types=types,
                 existing_zone_id=config.get("existingZoneId"),
@@ -99,6 +100,9 @@ def main() -> None:
         pulumi.export("planTable", automation.plan_table_name)
         pulumi.export("leaseTable", automation.lease_table_name)
         pulumi.export("enactorRoleArn", automation.enactor_role_arn)
+        enactors = config.get_object("enactors")
+        if enactors:  # opt-in: run the enactors too (infra/enactor.py; docs/service.md)
+            declare_enactors(enactors, zone, automation, managed, types, plan_table, lease_table, stack)
 
     settings = {
         "backend": backend,
@@ -119,6 +123,45 @@ def main() -> None:
         declare_record_sets(config, plan, GuardedRecordProvider(**settings), opts)
     else:
         raise ValueError(f"dns-safeguards:resource must be 'plan' or 'records', got {kind!r}")
+
+
+def declare_enactors(
+    value: Any,
+    zone: str,
+    automation: DnsAutomation,
+    managed: list[str],
+    types: list[str],
+    plan_table: str,
+    lease_table: str,
+    stack: str,
+) -> None:
+    """`dns-safeguards:enactors`: one enactor per Availability Zone on the stack's tables, e.g.
+    ``{"image": "registry/dns-safeguards:1.4.0", "availabilityZones": {"us-east-1a": ["subnet-a"]},
+    "securityGroupIds": ["sg-1"], "interval": 30}``."""
+    from enactor import EnactorDeployment, EnactorDeploymentArgs
+
+    if not isinstance(value, dict):
+        raise ValueError("dns-safeguards:enactors must be an object (image, availabilityZones, ...)")
+    deployment = EnactorDeployment(
+        "enactors",
+        EnactorDeploymentArgs(
+            zone=zone,
+            zone_id=automation.zone_id,
+            managed_names=managed,
+            record_types=types,
+            availability_zones={str(k): _names(v) for k, v in (value.get("availabilityZones") or {}).items()},
+            image=str(value.get("image") or ""),
+            security_group_ids=_names(value.get("securityGroupIds")),
+            create_tables=False,
+            plan_table_name=plan_table,
+            lease_table_name=lease_table,
+            interval=float(value.get("interval") or 30.0),
+            tags={"dns-safeguards:stack": stack},
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[automation]),
+    )
+    pulumi.export("enactorTaskRoleArn", deployment.task_role_arn)
+    pulumi.export("enactorServices", deployment.service_names)
 
 
 def declare_plan(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import runpy
 import shutil
 import subprocess
 import sys
@@ -303,3 +304,55 @@ def test_systemd_analyze_verify_has_nothing_to_say(tmp_path: Path) -> None:
     copy.write_text(text)
     done = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and copy.name not in done.stderr, done.stderr
+
+
+# ---------------------------------------------------------------------- the program's opt-in flag
+
+
+@pytest.fixture
+def program_config() -> Any:
+    def set_config(**values: Any) -> None:
+        pulumi.runtime.set_all_config(
+            {f"dns-safeguards:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+        )
+
+    yield set_config
+    pulumi.runtime.set_all_config({})
+
+
+def run_program() -> None:
+    @pulumi.runtime.test
+    def program() -> None:
+        runpy.run_path(str(ROOT / "infra"), run_name="__main__")
+
+    program()
+
+
+PROGRAM = dict(
+    planFile=str(ROOT / "examples" / "example.com.yaml"),
+    trustedPrincipals=[f"arn:aws:iam::{ACCOUNT}:role/dns-pipeline"],
+)
+
+
+def test_the_program_runs_enactors_only_when_asked(mocks: EnactorMocks, program_config: Any) -> None:
+    program_config(**PROGRAM)
+    run_program()
+    assert mocks.of_type(SERVICE) == [] and mocks.of_type(TASK) == []  # the default is unchanged
+    mocks.registered.clear()
+    program_config(
+        **PROGRAM,
+        enactors={"image": "registry.example.com/dns-safeguards:1.4.0", "availabilityZones": AZS, "interval": 15},
+    )
+    run_program()
+    assert [s.name for s in mocks.of_type(SERVICE)] == [f"enactors-{az}" for az in sorted(AZS)]
+    # On the stack's tables (DnsAutomation made them: not created twice), scoped like its role.
+    assert sorted(t.inputs["name"] for t in mocks.of_type(TABLE)) == [
+        "dns-safeguards-leases-test",
+        "dns-safeguards-plans-test",
+    ]
+    [task, *_] = mocks.of_type(TASK)
+    cmd = json.loads(task.inputs["containerDefinitions"])[0]["command"]
+    assert cmd[cmd.index("--plan-table") + 1] == "dns-safeguards-plans-test"
+    assert cmd[cmd.index("--interval") + 1] == "15"
+    policies = {p.name: json.loads(p.inputs["policy"]) for p in mocks.of_type(POLICY)}
+    assert policies["enactors-task"]["Statement"][0] == policies["dns-enactor"]["Statement"][0]
