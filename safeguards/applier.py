@@ -147,8 +147,8 @@ class Applier:
 
         def fenced() -> ApplyResult:
             zone_id = p.zone_id(plan.zone, create=p.options.create_zone)
-            p.events("plan.loaded", plan.zone, plan.generation)
             with self.leases.held(key) as lease:
+                p.events("plan.loaded", plan.zone, plan.generation)
                 return self._settle(zone_id, lease, decide, p.read(zone_id, plan.zone, plan.owner))
 
         return self.books.counted(key, fenced)
