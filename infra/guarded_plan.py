@@ -129,6 +129,14 @@ class Engine:
         return Applier(self.backend, self.store, enactor_id=enactor_id, options=self.options)
 
 
+def _key(zone: str, owner: str) -> str:
+    """The plan-store key of `owner`'s plans in `zone` (each owner of a shared zone has its own)."""
+    from safeguards.planstore import scope
+    from safeguards.records import fqdn
+
+    return scope(fqdn(zone), owner)
+
+
 class GuardedPlanProvider(dyn.ResourceProvider):
     """Dynamic provider of `GuardedPlan` (see module doc)."""
 
@@ -267,7 +275,9 @@ class GuardedPlanProvider(dyn.ResourceProvider):
         eng = self.engine()
         zone = str(props["zone"])
         with self._lease(eng, zone) as holder:
-            plan = build_plan(props, eng.owner, props.get("generation") or eng.store.allocate_generation(zone))
+            plan = build_plan(
+                props, eng.owner, props.get("generation") or eng.store.allocate_generation(_key(zone, eng.owner))
+            )
             result = _apply(eng.applier(holder), plan, props)
         return dyn.CreateResult(f"{plan.zone}#{eng.owner}", self._outputs(props, plan, result))
 
@@ -281,7 +291,9 @@ class GuardedPlanProvider(dyn.ResourceProvider):
             kept = {k: olds.get(k) for k in RESULT_OUTPUTS}
             return dyn.UpdateResult({**_inputs_only(news), **kept})
         with self._lease(eng, zone) as holder:
-            plan = build_plan(news, eng.owner, news.get("generation") or eng.store.allocate_generation(zone))
+            plan = build_plan(
+                news, eng.owner, news.get("generation") or eng.store.allocate_generation(_key(zone, eng.owner))
+            )
             applier = eng.applier(holder)
             preview = applier.preview(plan, force=bool(news.get("force")), adopt=bool(news.get("adopt")))
             drift = drifted(_records_of(olds, eng.owner), preview.diff)
@@ -330,7 +342,7 @@ class GuardedPlanProvider(dyn.ResourceProvider):
         names = sorted({r.name for r in _records_of(props, eng.owner).values()} | set(props.get("retire") or []))
         with self._lease(eng, zone) as holder:
             applier = eng.applier(holder)
-            generation = eng.store.allocate_generation(zone)
+            generation = eng.store.allocate_generation(_key(zone, eng.owner))
             document = {"zone": zone, "generation": generation, "owner": eng.owner, "records": [], "retire": names}
             gone = parse_plan(document, source="GuardedPlan delete")
             if applier.preview(gone, force=True).diff.empty:
@@ -349,7 +361,7 @@ class GuardedPlanProvider(dyn.ResourceProvider):
         delay = 0.05
         while True:
             try:
-                lease = eng.store.acquire_lease(zone, holder, eng.options.lease_ttl)
+                lease = eng.store.acquire_lease(_key(zone, eng.owner), holder, eng.options.lease_ttl)
                 break
             except FenceLost:
                 if time.monotonic() >= deadline:

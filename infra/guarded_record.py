@@ -106,6 +106,14 @@ class _Engine:
     lease_wait: float
 
 
+def _key(zone: str, owner: str) -> str:
+    """The plan-store key of `owner`'s plans in `zone` (each owner of a shared zone has its own)."""
+    from safeguards.planstore import scope
+    from safeguards.records import fqdn
+
+    return scope(fqdn(zone), owner)
+
+
 class GuardedRecordProvider(dyn.ResourceProvider):
     """Dynamic provider of `GuardedRecordSet` (see module doc)."""
 
@@ -354,7 +362,9 @@ class GuardedRecordProvider(dyn.ResourceProvider):
             mins[new.key] = min_values
 
         explicit = props.get("generation")
-        generation = _int(explicit, 0) if explicit not in (None, "") else eng.store.allocate_generation(zone)
+        generation = (
+            _int(explicit, 0) if explicit not in (None, "") else eng.store.allocate_generation(_key(zone, eng.owner))
+        )
         document = {
             "zone": zone,
             "generation": generation,
@@ -372,11 +382,11 @@ class GuardedRecordProvider(dyn.ResourceProvider):
     @staticmethod
     def _min_values(eng: _Engine, zone: str, fence: Any) -> dict[RecordKey, int]:
         """min_values of the owner's other sets, from the newest stored plan of this owner."""
-        gens = sorted(eng.store.generations(zone), reverse=True)
+        gens = sorted(eng.store.generations(_key(zone, eng.owner)), reverse=True)
         if fence is not None:
             gens = [g for g in gens if g <= fence.generation]
         for g in gens[:50]:
-            plan = eng.store.get_plan(zone, g)
+            plan = eng.store.get_plan(_key(zone, eng.owner), g)
             if plan is not None and plan.owner == eng.owner:
                 return dict(plan.min_values)
         return {}
@@ -387,7 +397,7 @@ class GuardedRecordProvider(dyn.ResourceProvider):
         delay = 0.05
         while True:
             try:
-                return eng.store.acquire_lease(zone, holder, eng.options.lease_ttl)
+                return eng.store.acquire_lease(_key(zone, eng.owner), holder, eng.options.lease_ttl)
             except LeaseLost:
                 if time.monotonic() >= deadline:
                     raise

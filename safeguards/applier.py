@@ -182,7 +182,7 @@ class Applier:
         self.books.check_circuit(key)
         zone_id = p.zone_id(zone)
         first = p.read(zone_id, zone, owner)
-        target = d.rollback_target(first, p.store.generations(key), to)
+        target = self.decide.rollback_target(first, to)
         decided = first.fence
         assert decided is not None  # rollback_target refuses a zone without one
 

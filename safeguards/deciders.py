@@ -13,7 +13,7 @@ from dataclasses import replace
 from . import decisions as d
 from .bookkeeping import Bookkeeping
 from .diff import Diff, compute_diff
-from .errors import InvalidInput
+from .errors import GuardRefused, InvalidInput
 from .fence import Fence, ZoneView, check_token
 from .guards import DEFAULT_GUARDS, Guard, GuardContext, Verdict, judge
 from .plan import Plan, ensure_valid
@@ -67,6 +67,32 @@ class Deciders:
                  seq=live.seq if live else None)  # fmt: skip
         return decision
 
+    def rollback_target(self, view: ZoneView, to: int | None) -> int:
+        """The plan a rollback restores: `to`, or the newest earlier stored plan that holds every
+        name the owner has live. A target lacking a live name (a plan the guards refused, say)
+        would leave that name as it is under a fence claiming the target's content: refused."""
+        key = scope(view.zone, view.owner)
+        first = d.rollback_target(view, self.ports.store.generations(key), to)
+        live_names = {n for n in view.owned_by(view.owner) if view.governed([n])}
+        if to is not None:
+            target = self.books.stored(key, first)
+            missing = sorted(live_names - (target.managed_names() if target else frozenset()))
+            if target is not None and missing:
+                problems = [f"{n}: live, but generation {to} neither holds nor retires it" for n in missing]
+                raise GuardRefused(
+                    f"refused by never-empty guard: {problems[0]}"
+                    + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+                    guard="never-empty",
+                    problems=problems,
+                )
+            return first
+        assert view.fence is not None
+        for g in sorted((g for g in self.ports.store.generations(key) if g < view.fence.content), reverse=True):
+            plan = self.books.stored(key, g)
+            if plan is not None and live_names <= plan.managed_names():
+                return g
+        raise InvalidInput(f"{view.zone}: no earlier plan holds every live name; nothing to roll back to")
+
     def rollback(self, view: ZoneView, to: int, *, force: bool) -> d.Decision:
         p, live, zone = self.ports, view.fence, view.zone
         assert live is not None
@@ -74,10 +100,12 @@ class Deciders:
         target = self.books.stored(key, to)
         if target is None:
             raise InvalidInput(f"{zone}: generation {to} is not in the plan store")
-        now = self.books.stored(key, live.content, checksum=live.checksum) if live.content else None
-        gone = (now.managed_names() if now else frozenset(view.owned_by(target.owner))) - target.managed_names()
-        content = d.as_content(target, live.generation, gone)
-        observed, diff = d.plan_diff(content, view)
+        # The target's own names only: a name the target neither holds nor retires is left as it
+        # is (a rollback never empties a name; a plan the guards refused may lack names it never
+        # meant to remove). Retire such names with a new plan.
+        content = d.as_content(target, live.generation, ())
+        observed = view.governed(content.managed_names())
+        diff = compute_diff(content.records, observed, content.retire)
         self.judge(content, observed, view, diff, force=force, adopt=False)
         # Pinned before the write: a clean-up decided on an older read can no longer delete it.
         if not p.store.pin_plan(key, to, live.generation):

@@ -9,7 +9,7 @@ is invalid (`BatchInvalid`); anything else → `Moved`, and the caller decides a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from . import decisions as d
 from .diff import ChangeGroup, batch_groups
@@ -23,7 +23,7 @@ from .errors import (
     Superseded,
     VerificationFailed,
 )
-from .fence import Fence, ZoneView, cas_batch, fence_reserve, parse_fence
+from .fence import Fence, ZoneView, cas_batch, fence_reserve
 from .leases import LeaseKeeper
 from .planstore import Lease
 from .ports import Ports
@@ -140,7 +140,7 @@ class ChainWriter:
         untouched = now.fence_rrset == run.expected and all(
             now.by_key.get(c.rrset.key) == c.rrset for c in batch if c.action == "DELETE"
         )
-        if isinstance(exc, BatchRejected) and untouched and self._fence_unmoved(run):
+        if isinstance(exc, BatchRejected) and untouched and self._unmoved(run, batch):
             # Nobody wrote in between, so the batch itself is what Route 53 refused.
             raise BatchInvalid(
                 f"{run.zone}: Route 53 rejected a batch of generation {run.decision.fence.generation} that no other "
@@ -151,24 +151,24 @@ class ChainWriter:
         self.ports.events("batch.rejected", run.zone, run.decision.fence.generation, reason=str(exc))
         raise Moved(str(exc)) from exc
 
-    def _fence_unmoved(self, run: Run) -> bool:
-        """Whether the fence is still what our rejected batch expected, asked of Route 53 itself:
-        a read may lag (a stale replica shows the old fence after another writer replaced it), a
-        compare-and-set batch of the fence alone cannot. Accepted: nobody wrote, so the rejected
-        batch was invalid on its own (the probe only bumped the fence's sequence)."""
+    def _unmoved(self, run: Run, batch: list[Change]) -> bool:
+        """Whether the fence and every set our rejected batch DELETEs are still as it expected,
+        asked of Route 53 itself: a read may lag (a stale replica shows the old fence, or a set an
+        outside writer already changed), a compare-and-set cannot. The probe DELETEs each of them
+        exactly and CREATEs it again unchanged: accepted, nobody wrote and the zone is
+        byte-identical, so the rejected batch was invalid on its own; rejected, the zone moved."""
         p = self.ports
-        expected = parse_fence(run.expected)
-        if expected is None:  # no fence (or not ours) to compare: two reads must agree
-            return p.read(run.zone_id, run.zone, run.owner).fence_rrset == run.expected
-        probe = replace(expected, writer=p.enactor, seq=expected.seq + 1).render(run.zone)
+        if run.expected is None:  # no fence (or not ours) to compare: a read must agree
+            return p.read(run.zone_id, run.zone, run.owner).fence_rrset is None
+        deleted = [c.rrset for c in batch if c.action == "DELETE"]
+        probe = [Change("DELETE", r) for r in deleted] + [Change("CREATE", r) for r in deleted]
         try:
-            p.call(lambda: p.backend.change_record_sets(run.zone_id, cas_batch(run.expected, probe, []), "probe"))
+            p.call(lambda: p.backend.change_record_sets(run.zone_id, probe, "dns-safeguards probe"), run.zone)
         except BatchRejected:
             return False
         except OutcomeUnknown:
-            if p.read(run.zone_id, run.zone, run.owner).fence_rrset != probe:
-                return False
-        run.expected, run.last = probe, parse_fence(probe)
+            now = p.read(run.zone_id, run.zone, run.owner)
+            return all(now.by_key.get(r.key) == r for r in deleted)
         return True
 
     # ------------------------------------------------------------------ verifying

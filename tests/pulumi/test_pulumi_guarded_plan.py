@@ -43,6 +43,8 @@ from safeguards import (
     parse_plan,
     plan_to_document,
 )
+from safeguards.fence import fence_record_name
+from safeguards.planstore import scope
 
 Z = "example.com."
 OWNER = "pulumi.dns-safeguards.test"
@@ -90,7 +92,7 @@ def live(tmp_path) -> dict:
 
 
 def generations(tmp_path) -> list[int]:
-    return SqlitePlanStore(tmp_path / "plans.sqlite").generations(Z)
+    return SqlitePlanStore(tmp_path / "plans.sqlite").generations(scope(Z, OWNER))
 
 
 # ------------------------------------------------------------------------- check and preview
@@ -191,7 +193,7 @@ def test_create_applies_the_whole_example_plan_as_one_generation(tmp_path, provi
     assert created.outs["batches"] == 2  # the canary (api) in its own stage, verified first
     assert generations(tmp_path) == [1]
     assert live(tmp_path) == {r.key: r.values for r in plan.records}  # every set of the file, exactly
-    stored = SqlitePlanStore(tmp_path / "plans.sqlite").get_plan(Z, 1)
+    stored = SqlitePlanStore(tmp_path / "plans.sqlite").get_plan(scope(Z, OWNER), 1)
     assert stored.records == plan.records and stored.canary == plan.canary and stored.owner == OWNER
     assert created.outs["records"] == plan_inputs(plan)["records"]
 
@@ -246,7 +248,7 @@ def test_update_is_one_generation_and_refuses_what_changed_outside_this_stack(tm
 
     # Another enactor of the same owner (the CLI, a pipeline) changes one set.
     store = SqlitePlanStore(tmp_path / "plans.sqlite")
-    other = {**doc(5), "owner": OWNER, "generation": store.allocate_generation(Z)}
+    other = {**doc(5), "owner": OWNER, "generation": store.allocate_generation(scope(Z, OWNER))}
     other["records"][1]["values"] = ["192.0.2.7"]
     model = StrictRoute53(path=tmp_path / "route53.sqlite", insync_after=0.0)
     Applier(model, store, enactor_id="cli", options=ApplyOptions()).apply(parse_plan(other))
@@ -349,7 +351,7 @@ def test_delete_is_refused_unless_retire_on_delete_then_retires_every_name(tmp_p
     provider.delete(created.id, {**created.outs, "retire_on_delete": True})
     model = StrictRoute53(path=tmp_path / "route53.sqlite", insync_after=0.0)
     names = {r.name for r in model.list_record_sets(model.resolve_zone(Z))}
-    assert names == {Z, f"_dnssg-fence.{Z}"}  # records and ownership markers gone, the fence stays
+    assert names == {Z, fence_record_name(Z, OWNER)}  # records and ownership markers gone, the fence stays
     provider.delete(created.id, {**created.outs, "retire_on_delete": True})  # nothing left: no error
     assert generations(tmp_path) == [1, 2]
 

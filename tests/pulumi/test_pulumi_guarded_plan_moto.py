@@ -23,6 +23,7 @@ from pulumi.dynamic import Config, ConfigureRequest
 from infra.guarded_plan import GuardedPlanProvider
 from safeguards import Applier, ApplyOptions, StaleGeneration, parse_plan
 from safeguards.backends.boto3_route53 import Boto3Route53
+from safeguards.planstore import scope
 from safeguards.stores.dynamodb import DynamoPlanStore
 from safeguards.stores.schema import ensure_tables
 from safeguards.testing.moto_server import moto_server
@@ -114,7 +115,7 @@ def test_a_1000_record_plan_makes_the_change_calls_of_dns_safeguards_apply(endpo
     created = provider.create(checked(provider, zone, records(1000)))
     assert calls["ChangeResourceRecordSets"] == cli_calls["ChangeResourceRecordSets"] == cli.batches
     assert created.outs["batches"] == cli.batches == 3  # 2,001 records: Route 53's floor of 1,000 per batch
-    assert eng.store.generations(f"{zone}.") == [1]  # one generation for the whole plan
+    assert eng.store.generations(scope(f"{zone}.", OWNER)) == [1]  # one generation for the whole plan
     assert len([k for k in live(endpoint, zone) if k[0].startswith("host")]) == 1000
 
 
@@ -126,7 +127,7 @@ def test_preview_refusal_update_stale_and_retire_through_boto3_and_dynamodb(endp
     result = provider.check(created.outs, {"zone": zone, "records": records(10, ttl=300)})
     assert [f.property for f in result.failures] == ["records"]
     assert "blast radius: 10 of 10" in result.failures[0].reason
-    assert provider.engine().store.generations(f"{zone}.") == [gen]
+    assert provider.engine().store.generations(scope(f"{zone}.", OWNER)) == [gen]
 
     changed = records(10)
     changed[0]["values"] = ["192.0.2.1", "192.0.2.2"]

@@ -31,6 +31,7 @@ from safeguards.backends.strict import StrictRoute53
 from safeguards.errors import GuardRefused, StaleGeneration
 from safeguards.fence import marker_owners
 from safeguards.plan import parse_plan
+from safeguards.planstore import scope
 from safeguards.stores.sqlite import SqlitePlanStore
 
 Z = "example.com."
@@ -126,7 +127,7 @@ def test_create_applies_a_fenced_plan_and_keeps_the_owners_other_names(tmp_path,
     assert www.outs["outcome"] == "applied" and www.outs["fqdn"] == "www.example.com."
     # The plan store holds the owner's whole plan for that generation.
     store = SqlitePlanStore(tmp_path / "plans.sqlite")
-    plan = store.get_plan(Z, www.outs["applied_generation"])
+    plan = store.get_plan(scope(Z, OWNER), www.outs["applied_generation"])
     assert sorted(r.name for r in plan.records) == ["api.example.com.", "www.example.com."]
     assert plan.owner == OWNER
 
@@ -162,7 +163,7 @@ def other_writer(tmp_path, generation_doc: dict) -> None:
     """Another enactor of the same owner (the CLI, another pipeline) applies a plan directly."""
     model = StrictRoute53(path=tmp_path / "route53.sqlite", insync_after=0.0)
     store = SqlitePlanStore(tmp_path / "plans.sqlite")
-    doc = {"zone": Z, "owner": OWNER, "generation": store.allocate_generation(Z), **generation_doc}
+    doc = {"zone": Z, "owner": OWNER, "generation": store.allocate_generation(scope(Z, OWNER)), **generation_doc}
     Applier(model, store, enactor_id="cli", options=ApplyOptions()).apply(parse_plan(doc))
 
 

@@ -18,6 +18,8 @@ from pulumi.dynamic import Config, ConfigureRequest
 
 from infra.guarded_record import GuardedRecordProvider
 from safeguards.errors import GuardRefused, StaleGeneration
+from safeguards.fence import fence_record_name
+from safeguards.planstore import scope
 from safeguards.stores.schema import ensure_tables
 from safeguards.testing.moto_server import moto_server
 
@@ -81,12 +83,13 @@ def test_create_update_and_stale_update_through_boto3_and_dynamodb(endpoint, zon
     sets = live(endpoint, zone)
     assert sets[(f"api.{zone}.", "A")] == ["192.0.2.1", "192.0.2.2"]
     assert sets[(f"www.{zone}.", "A")] == ["192.0.2.9"]
-    assert (f"_dnssg-fence.{zone}.", "TXT") in sets and (f"_dnssg.api.{zone}.", "TXT") in sets
+    assert (fence_record_name(f"{zone}.", OWNER), "TXT") in sets and (f"_dnssg.api.{zone}.", "TXT") in sets
 
     # The plan store is DynamoDB: the owner's plan of the last generation holds both names.
     ddb = boto3.client("dynamodb", endpoint_url=endpoint, **CREDS)
     gen = www.outs["applied_generation"]
-    item = ddb.get_item(TableName=PLANS, Key={"zone": {"S": f"{zone}."}, "generation": {"N": str(gen)}})["Item"]
+    key = {"zone": {"S": scope(f"{zone}.", OWNER)}, "generation": {"N": str(gen)}}
+    item = ddb.get_item(TableName=PLANS, Key=key)["Item"]
     assert "api." in str(item) and "www." in str(item)
 
     updated = provider.update(api.id, api.outs, checked(provider, zone, "api", ["192.0.2.1", "192.0.2.3"]))

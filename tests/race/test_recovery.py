@@ -355,9 +355,10 @@ def test_a_batch_route53_rejects_on_its_own_is_invalid_input_not_a_conflict(tmp_
     original = env.model.change_record_sets
 
     def refuse(zone_id: str, changes: Any, comment: str = "") -> Any:
-        # Route 53 refuses the content (a record it does not permit), not the fence: a batch
-        # of the fence alone is accepted.
-        if all(c.rrset.name == fence_name(Z) for c in changes):
+        # Route 53 refuses the new content (a record it does not permit); a batch that only
+        # puts back what it deletes (the applier's compare-and-set probe) is accepted.
+        created = {c.rrset for c in changes if c.action == "CREATE"}
+        if created <= {c.rrset for c in changes if c.action == "DELETE"}:
             return original(zone_id, changes, comment)
         calls.append(len(changes))
         raise BatchRejected("InvalidChangeBatch: [RRSet of type A with DNS name api.example.com. is not permitted]")

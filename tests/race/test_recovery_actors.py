@@ -190,12 +190,6 @@ def test_teeth_a_restore_that_puts_nothing_back_is_caught(monkeypatch: pytest.Mo
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="applier bug (found by test_stateful): rollback's default target is the newest stored plan older "
-    "than the live content even if it was refused and never live, and decisions.as_content retires every name "
-    "the target lacks, so a plan the never-empty guard refused empties that name through rollback, exit 0",
-)
 def test_a_rollback_never_empties_a_name_its_target_does_not_retire() -> None:
     """g2 live; the planner's g3 drops `regional` without retiring it (a planner bug): the
     never-empty guard refuses it, nothing written; g4 is applied. `rollback` (to the previous plan)
@@ -213,13 +207,6 @@ def test_a_rollback_never_empties_a_name_its_target_does_not_retire() -> None:
     assert not checker.check(step=2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="applier bug (found by the random recovery exploration, seed 2025/1434): a batch rejected because "
-    "something outside the library changed a set it DELETEs is judged on a read that may lag (the probe checks "
-    "the fence only), so it is called invalid ('no other writer caused'; exit 2), a good plan is refused, and "
-    "the probe rewrote the fence (seq, writer) although 'nothing of it was applied' (I5)",
-)
 def test_a_rejection_caused_by_an_outside_writer_is_not_called_invalid() -> None:
     """A reads g2 and is about to write g3; V drops the endpoint to one value; A's batch (its
     DELETE of the endpoint as read) is rejected, and the read that judges it lags one change
