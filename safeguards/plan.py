@@ -302,7 +302,7 @@ def _parse_record(index: int, raw: object, zone: str | None, problems: list[str]
             f"set_identifier goes with exactly one routing field ({', '.join(_ROUTING_KEYS)}): give both or neither"
             + (f" (got {', '.join(routing_keys)})" if len(routing_keys) > 1 else "")
         )
-    if "weight" in raw and not (_is_int(weight) and 0 <= weight <= MAX_WEIGHT):
+    if "weight" in raw and not (isinstance(weight, int) and _is_int(weight) and 0 <= weight <= MAX_WEIGHT):
         own.append(f"weight must be an integer in 0..{MAX_WEIGHT}, got {_kind(weight)}")
     routing = _parse_routing(raw, own)
 
@@ -742,8 +742,8 @@ def _parse_plan(data: object, source: str, consume: bool = False) -> Plan:
     mapping is dropped from the document once parsed, so the document and the plan are never
     both whole in memory."""
     if not isinstance(data, Mapping):
-        problem = f"top level: must be a mapping with zone, generation and records, got {_kind(data)}"
-        raise PlanInvalid(f"{source}: 1 problem(s): {problem}", problems=[problem])
+        shape = f"top level: must be a mapping with zone, generation and records, got {_kind(data)}"
+        raise PlanInvalid(f"{source}: 1 problem(s): {shape}", problems=[shape])
     problems: list[str] = []
     problems.extend(f"top level: {p}" for p in _unknown_keys(data, _TOP_KEYS))
 

@@ -568,7 +568,8 @@ def explore_random(
 
 def _cpus() -> list[int | None]:
     try:
-        return sorted(os.sched_getaffinity(0)) or [None]
+        cpus: list[int | None] = list(sorted(os.sched_getaffinity(0)))
+        return cpus or [None]
     except AttributeError:  # not Linux
         return [None]
 

@@ -182,13 +182,13 @@ class InvariantChecker:
             # The round that just ended (an enactor's outcome is its rounds' outcomes, "; "-joined).
             seen = self._rounds.setdefault(actor, [])
             if at == "round.end":
-                last = str(ctx.get("outcome", ""))
-                seen.append(last)
+                outcome = str(ctx.get("outcome", ""))
+                seen.append(outcome)
             else:
                 done = str(entry.outcome or "")
                 head = "; ".join(seen)
-                last = done[len(head) + 2 :] if seen and done.startswith(head + "; ") else done
-            if last.startswith("VerificationFailed"):
+                outcome = done[len(head) + 2 :] if seen and done.startswith(head + "; ") else done
+            if outcome.startswith("VerificationFailed"):
                 self._check_restored(actor)
 
     def _step_checks(self, entry: TraceEntry) -> None:

@@ -15,6 +15,7 @@ Never use this outside tests; nothing in the applier depends on it.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -154,7 +155,9 @@ class NaiveEnactor:
             self.checkpoint("batch.before", **ctx)
             changes = [Change("UPSERT", r) for r in by_name[endpoint]]
             changes.append(Change("UPSERT", pointer_rrset(endpoint, plan.generation)))
-            self._call(lambda c=changes: self.backend.change_record_sets(self.zone_id, c, f"naive g{plan.generation}"))
+            self._call(
+                functools.partial(self.backend.change_record_sets, self.zone_id, changes, f"naive g{plan.generation}")
+            )
             written.append(endpoint)
             self.checkpoint("batch.after", **ctx)
         self._record_applied(plan)
@@ -174,10 +177,9 @@ class NaiveEnactor:
             victims = [e for e, p in pointers.items() if p == g]
             doomed = [r for r in sets if r.name in victims]
             if doomed:
+                deletes = [Change("DELETE", r) for r in doomed]
                 self._call(
-                    lambda d=doomed, g=g: self.backend.change_record_sets(
-                        self.zone_id, [Change("DELETE", r) for r in d], f"naive cleanup g{g}"
-                    )
+                    functools.partial(self.backend.change_record_sets, self.zone_id, deletes, f"naive cleanup g{g}")
                 )
                 emptied += sorted({r.name for r in doomed})
             self._delete_plan(g)

@@ -30,7 +30,7 @@ from ..errors import GuardRefused, InvalidInput, SafeguardsError, StaleGeneratio
 from ..fence import find_fence, parse_fence
 from ..guards import GuardOptions
 from ..plan import Plan
-from ..records import Change, RecordSet
+from ..records import Change, RecordKey, RecordSet
 from ..retry import Backoff
 from ..stores.sqlite import SqlitePlanStore
 from .naive import NaiveEnactor, endpoint_values, read_pointers
@@ -154,7 +154,7 @@ class World:
             )
         )
         canary = (self.endpoints[0],) if len(self.endpoints) > 1 and self.endpoints[0] not in skip else ()
-        mins = {(e, "A", None): m for e, m in self.min_values.items() if m != 1 and e not in skip}
+        mins: dict[RecordKey, int] = {(e, "A", None): m for e, m in self.min_values.items() if m != 1 and e not in skip}
         return Plan(self.zone, generation, records, canary=canary, min_values=mins)
 
     def publish(self, generation: int, *, omit: Iterable[str] = ()) -> Plan:
