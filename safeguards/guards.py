@@ -192,6 +192,49 @@ def check_alias_targets(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> 
     return problems
 
 
+def check_weights(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> list[str]:
+    """A weighted name touched by this change keeps a member with weight above 0: all at 0
+    makes Route 53 answer with every member alike, whatever the weights meant."""
+    after = apply_diff(dict(observed), diff.groups)
+    touched = {(c.rrset.name, c.rrset.type) for g in diff.groups for c in g.changes}
+    weights: dict[tuple[str, str], list[int]] = {}
+    for r in after.values():
+        if r.weight is not None and (r.name, r.type) in touched:
+            weights.setdefault((r.name, r.type), []).append(r.weight)
+    return [
+        f"{name} {rtype}: all {len(ws)} weighted sets would be at weight 0 (Route 53 then ignores the weights)"
+        for (name, rtype), ws in sorted(weights.items())
+        if not any(ws)
+    ]
+
+
+def check_geo_default(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> list[str]:
+    """A geolocation name keeps its default location (CountryCode `*`) once it has one: without
+    it, every query from a place no set names gets no answer."""
+
+    def defaults(sets: Mapping[RecordKey, RecordSet]) -> set[tuple[str, str]]:
+        return {(r.name, r.type) for r in sets.values() if r.geo and ("CountryCode", "*") in r.geo}
+
+    lost = defaults(observed) - defaults(apply_diff(dict(observed), diff.groups))
+    return [
+        f"{name} {rtype}: geolocation would lose its default location (CountryCode *)" for name, rtype in sorted(lost)
+    ]
+
+
+class WeightsGuard:
+    name, forceable = "weights", False
+
+    def check(self, ctx: GuardContext) -> list[str]:
+        return check_weights(ctx.observed, ctx.diff)
+
+
+class GeoDefaultGuard:
+    name, forceable = "geo-default", False
+
+    def check(self, ctx: GuardContext) -> list[str]:
+        return check_geo_default(ctx.observed, ctx.diff)
+
+
 class FailoverGuard:
     name, forceable = "failover", False
 
@@ -214,6 +257,8 @@ DEFAULT_GUARDS: tuple[Guard, ...] = (
     BlastRadiusGuard(),
     FailoverGuard(),
     AliasTargetGuard(),
+    WeightsGuard(),
+    GeoDefaultGuard(),
 )
 
 

@@ -161,7 +161,31 @@ def test_routing_aware_guards_refuse_a_failover_without_primary_and_a_dangling_a
     owners = {"www.example.com.": drops_target.owner, "lb.example.com.": drops_target.owner}
     verdict = judge(GuardContext(drops_target, observed, owners, diff, GuardOptions(max_change_fraction=1.0)))
     assert [f.guard for f in verdict.findings if f.problems] == ["alias-target"]
-    assert [g.name for g in DEFAULT_GUARDS][-2:] == ["failover", "alias-target"]
+    assert [g.name for g in DEFAULT_GUARDS][-4:] == ["failover", "alias-target", "weights", "geo-default"]
+
+
+def test_routing_aware_guards_refuse_all_weights_at_zero_and_a_lost_geo_default() -> None:
+    import dataclasses
+
+    from safeguards.guards import GuardContext, judge
+
+    blue = dataclasses.replace(rs("app", "192.0.2.1"), set_identifier="blue", weight=70)
+    green = dataclasses.replace(rs("app", "192.0.2.2"), set_identifier="green", weight=30)
+    observed = {blue.key: blue, green.key: green}
+    zeroed = plan(dataclasses.replace(blue, weight=0), dataclasses.replace(green, weight=0))
+    diff = compute_diff(zeroed.records, observed, ())
+    owners = {"app.example.com.": zeroed.owner, "geo.example.com.": zeroed.owner}
+    verdict = judge(GuardContext(zeroed, observed, owners, diff, GuardOptions(max_change_fraction=1.0)))
+    assert [f.guard for f in verdict.findings if f.problems] == ["weights"]
+    assert "all 2 weighted sets would be at weight 0" in verdict.findings[-2].problems[0]
+
+    de = dataclasses.replace(rs("geo", "192.0.2.3"), set_identifier="de", geo=(("CountryCode", "DE"),))
+    default = dataclasses.replace(rs("geo", "192.0.2.4"), set_identifier="rest", geo=(("CountryCode", "*"),))
+    observed = {de.key: de, default.key: default}
+    only_de = plan(de)
+    diff = compute_diff(only_de.records, observed, ())
+    verdict = judge(GuardContext(only_de, observed, owners, diff, GuardOptions(max_change_fraction=1.0)))
+    assert [f.guard for f in verdict.findings if f.problems] == ["geo-default"]
 
 
 def test_a_guard_of_your_own_is_one_class(tmp_path) -> None:
