@@ -10,6 +10,7 @@ overrides never-empty.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -114,6 +115,11 @@ class GuardContext:
     options: GuardOptions
     adopt: bool = False
 
+    @functools.cached_property
+    def after(self) -> dict[RecordKey, RecordSet]:
+        """The governed sets once the diff is applied: computed once for every guard that needs it."""
+        return apply_diff(dict(self.observed), self.diff.groups)
+
 
 @runtime_checkable
 class Guard(Protocol):
@@ -163,10 +169,12 @@ class BlastRadiusGuard:
         return check_blast_radius(len(ctx.observed), ctx.diff, ctx.options)
 
 
-def check_failover_pairs(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> list[str]:
+def check_failover_pairs(
+    observed: Mapping[RecordKey, RecordSet], diff: Diff, after: Mapping[RecordKey, RecordSet] | None = None
+) -> list[str]:
     """A name that answers by failover keeps its PRIMARY: a plan that leaves only SECONDARY sets
     sends every query to the standby, healthy primary or not."""
-    after = apply_diff(dict(observed), diff.groups)
+    after = apply_diff(dict(observed), diff.groups) if after is None else after
     roles: dict[tuple[str, str], set[str]] = {}
     for r in after.values():
         if r.failover:
@@ -178,11 +186,13 @@ def check_failover_pairs(observed: Mapping[RecordKey, RecordSet], diff: Diff) ->
     ]
 
 
-def check_alias_targets(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> list[str]:
+def check_alias_targets(
+    observed: Mapping[RecordKey, RecordSet], diff: Diff, after: Mapping[RecordKey, RecordSet] | None = None
+) -> list[str]:
     """An alias to a name this plan governs must not outlive its target: a plan that deletes the
     target and keeps the alias publishes a name that answers nothing."""
     before = {r.name for r in observed.values()}
-    after = apply_diff(dict(observed), diff.groups)
+    after = apply_diff(dict(observed), diff.groups) if after is None else after
     present = {r.name for r in after.values()}
     problems = []
     for r in sorted(after.values()):
@@ -192,10 +202,12 @@ def check_alias_targets(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> 
     return problems
 
 
-def check_weights(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> list[str]:
+def check_weights(
+    observed: Mapping[RecordKey, RecordSet], diff: Diff, after: Mapping[RecordKey, RecordSet] | None = None
+) -> list[str]:
     """A weighted name touched by this change keeps a member with weight above 0: all at 0
     makes Route 53 answer with every member alike, whatever the weights meant."""
-    after = apply_diff(dict(observed), diff.groups)
+    after = apply_diff(dict(observed), diff.groups) if after is None else after
     touched = {(c.rrset.name, c.rrset.type) for g in diff.groups for c in g.changes}
     weights: dict[tuple[str, str], list[int]] = {}
     for r in after.values():
@@ -208,14 +220,16 @@ def check_weights(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> list[s
     ]
 
 
-def check_geo_default(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> list[str]:
+def check_geo_default(
+    observed: Mapping[RecordKey, RecordSet], diff: Diff, after: Mapping[RecordKey, RecordSet] | None = None
+) -> list[str]:
     """A geolocation name keeps its default location (CountryCode `*`) once it has one: without
     it, every query from a place no set names gets no answer."""
 
     def defaults(sets: Mapping[RecordKey, RecordSet]) -> set[tuple[str, str]]:
         return {(r.name, r.type) for r in sets.values() if r.geo and ("CountryCode", "*") in r.geo}
 
-    lost = defaults(observed) - defaults(apply_diff(dict(observed), diff.groups))
+    lost = defaults(observed) - defaults(apply_diff(dict(observed), diff.groups) if after is None else after)
     return [
         f"{name} {rtype}: geolocation would lose its default location (CountryCode *)" for name, rtype in sorted(lost)
     ]
@@ -225,28 +239,28 @@ class WeightsGuard:
     name, forceable = "weights", False
 
     def check(self, ctx: GuardContext) -> list[str]:
-        return check_weights(ctx.observed, ctx.diff)
+        return check_weights(ctx.observed, ctx.diff, ctx.after)
 
 
 class GeoDefaultGuard:
     name, forceable = "geo-default", False
 
     def check(self, ctx: GuardContext) -> list[str]:
-        return check_geo_default(ctx.observed, ctx.diff)
+        return check_geo_default(ctx.observed, ctx.diff, ctx.after)
 
 
 class FailoverGuard:
     name, forceable = "failover", False
 
     def check(self, ctx: GuardContext) -> list[str]:
-        return check_failover_pairs(ctx.observed, ctx.diff)
+        return check_failover_pairs(ctx.observed, ctx.diff, ctx.after)
 
 
 class AliasTargetGuard:
     name, forceable = "alias-target", False
 
     def check(self, ctx: GuardContext) -> list[str]:
-        return check_alias_targets(ctx.observed, ctx.diff)
+        return check_alias_targets(ctx.observed, ctx.diff, ctx.after)
 
 
 DEFAULT_GUARDS: tuple[Guard, ...] = (
