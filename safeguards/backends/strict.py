@@ -19,6 +19,7 @@ change applied, a timeout before it did, a stale read from a lagging copy.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import itertools
@@ -372,6 +373,31 @@ class StrictRoute53:
         extra_pages = max(0, math.ceil(len(sets) / PAGE_SIZE) - 1)
         self.calls["ListResourceRecordSets"] += extra_pages
         return sets
+
+    def list_record_sets_page(
+        self, zone_id: str, start: tuple[str, str | None, str | None] | None = None, max_items: int = PAGE_SIZE
+    ) -> tuple[list[RecordSet], tuple[str, str | None, str | None] | None]:
+        """One ListResourceRecordSets page (`safeguards.backend.RangedListing`): the sets from
+        `start` (name, type, set identifier) in Route 53's order, at most `max_items` (≤ 300),
+        and where the next page starts. One call; a `stale_read` fault applies to it as to a listing."""
+        self._enter("ListResourceRecordSets")
+        with self._lock:
+            if self.faults.take("stale_read") and zone_id in self._undo:
+                sets = self._lagging(zone_id)
+            elif self._db is None:
+                sets = self._zone(zone_id).all_sorted()
+            else:
+                with self._read() as db:
+                    self._zone_name(db, zone_id)
+                    sets = _SqliteTx(db, zone_id).all_sorted()
+        begin = 0
+        if start is not None:
+            name, rtype, ident = start
+            key = (reversed_name(fqdn(name)), (rtype or "").upper(), (ident or "") if rtype else "")
+            begin = bisect.bisect_left(sets, key, key=list_order)
+        end = begin + max(1, min(PAGE_SIZE, int(max_items)))
+        nxt = sets[end] if end < len(sets) else None
+        return list(sets[begin:end]), (nxt.name, nxt.type, nxt.set_identifier) if nxt is not None else None
 
     def change_record_sets(self, zone_id: str, changes: Sequence[Change], comment: str = "") -> ChangeInfo:
         """Judge the whole batch against the current sets; apply all of it or none."""
