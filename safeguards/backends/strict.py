@@ -486,6 +486,44 @@ class StrictRoute53:
                     sets = _SqliteTx(db, zone_id).all_sorted()
         return json.dumps([r.to_dict() for r in sets], sort_keys=True).encode()
 
+    def records(self, zone_id: str) -> list[RecordSet]:
+        """The zone's sets in listing order, read directly: no API call counted, no fault
+        consumed, no copy (a view for checkers and harnesses: do not mutate it). The list of an
+        in-memory zone is replaced, never changed, by a batch: one taken before a batch still
+        shows the zone as it was."""
+        with self._lock:
+            if self._db is None:
+                return self._zone(zone_id).all_sorted()
+            with self._read() as db:
+                return _SqliteTx(db, zone_id).all_sorted()
+
+    def fork(self, *, clock: Clock | None = None) -> StrictRoute53:
+        """An independent copy of an in-memory model (zones, changes, the undo of each zone's
+        latest batch; no armed faults, no call counts), on `clock` (default: this model's). Record
+        sets are immutable and shared. For harnesses that run many worlds from one start."""
+        if self._db is not None:
+            raise ValueError("fork() copies in-memory models only")
+        other = StrictRoute53(
+            clock=clock or self.clock,
+            insync_after=self.insync_after,
+            quotas=self.quotas,
+        )
+        if self.rate_limit is not None:
+            other.rate_limit = RateLimit(self.rate_limit.rate, self.rate_limit.burst, other.clock)
+        with self._lock:
+            for zone_id, mz in self._zones.items():
+                copy = _MemoryZone(mz.id, mz.name)
+                copy.by_name = {name: dict(sets) for name, sets in mz.by_name.items()}
+                copy._sorted = mz._sorted  # replaced, never mutated
+                copy._count = mz._count
+                other._zones[zone_id] = copy
+            other._changes = dict(self._changes)
+            other._undo = {z: list(u) for z, u in self._undo.items()}
+            nxt = next(self._ids)
+            self._ids = itertools.count(nxt)
+            other._ids = itertools.count(nxt)
+        return other
+
     def zone_name(self, zone_id: str) -> str:
         """Canonical name of a hosted zone."""
         with self._lock:

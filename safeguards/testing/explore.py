@@ -137,12 +137,28 @@ class RunResult:
     state: str = ""
 
 
+#: The bootstrapped world of each scope, forked for every schedule (see `fresh_world`).
+_TEMPLATES: dict[Scope, World] = {}
+
+
+def fresh_world(scope: Scope) -> World:
+    """A world for `scope` with its history stored and g`history` live: a copy of one built and
+    bootstrapped once per scope and process (building one is most of a short schedule's cost)."""
+    template = _TEMPLATES.get(scope)
+    if template is None:
+        options = default_options(lease_ttl=scope.lease_ttl, keep_plans=scope.keep, use_lease=scope.use_lease)
+        mins = {e: scope.min_values for e in endpoint_names(scope.names)} if scope.min_values != 1 else {}
+        template = World.create(scope.kind, scope.names, keep=scope.keep, options=options, min_values=mins)
+        template.bootstrap(scope.history, fast=True, earlier=range(1, scope.history))
+        if len(_TEMPLATES) >= 64:
+            _TEMPLATES.clear()
+        _TEMPLATES[scope] = template
+    return template.fork()
+
+
 def build(scope: Scope, policy: Policy) -> tuple[World, InvariantChecker, Scheduler]:
     """A fresh world for `scope` (g1 live), its checker, and a scheduler with the actors."""
-    options = default_options(lease_ttl=scope.lease_ttl, keep_plans=scope.keep, use_lease=scope.use_lease)
-    mins = {e: scope.min_values for e in endpoint_names(scope.names)} if scope.min_values != 1 else {}
-    world = World.create(scope.kind, scope.names, keep=scope.keep, options=options, min_values=mins)
-    world.bootstrap(scope.history, fast=True, earlier=range(1, scope.history))
+    world = fresh_world(scope)
     checker = InvariantChecker(world)
     sched = Scheduler(policy=policy, model=world.model, clock=world.clock, delay_seconds=scope.lease_ttl + 1)
     first = scope.history + 1
@@ -165,8 +181,10 @@ class _Redundant(Exception):
     """Every runnable step is asleep: this schedule only reorders one already explored."""
 
 
-def run_schedule(scope: Scope, policy: Policy, *, observe: Any = None) -> RunResult:
-    """Run one schedule to the end (then one healthy round for I4) and collect violations."""
+def run_schedule(scope: Scope, policy: Policy, *, observe: Any = None, state: bool = True) -> RunResult:
+    """Run one schedule to the end (then one healthy round for I4) and collect violations.
+    `state`: record the end state's `fingerprint` in the result (explorers ask only when they
+    collect states)."""
     world, checker, sched = build(scope, policy)
     if observe is not None:
         sched.on_step(observe)
@@ -176,9 +194,10 @@ def run_schedule(scope: Scope, policy: Policy, *, observe: Any = None) -> RunRes
             sched.run()
         except _Redundant:
             redundant = True
-    state = ""
+    end = ""
     if not redundant:
-        state = fingerprint(world)
+        if state:
+            end = fingerprint(world)
         checker.finish()
     return RunResult(
         list(sched.schedule),
@@ -186,7 +205,7 @@ def run_schedule(scope: Scope, policy: Policy, *, observe: Any = None) -> RunRes
         sched.steps,
         redundant,
         {a: sched.outcome(a) for a in sched.actors},
-        state,
+        end,
     )
 
 
@@ -471,7 +490,7 @@ def _exhaustive_part(
     with _pinned(cpu):
         while True:
             policy = _DepthFirst(stack, faults, max_faults, root)
-            run = run_schedule(scope, policy, observe=policy.after_step)
+            run = run_schedule(scope, policy, observe=policy.after_step, state=collect_states)
             result.add(run)
             if (stop_on_violation and run.violations) or (limit is not None and result.schedules >= limit):
                 break
@@ -507,7 +526,7 @@ def _random_chunk(
             policy = RandomPolicy(
                 random.Random(_seed(seed, i)), faults=faults, fault_rate=fault_rate, max_faults=max_faults
             )
-            run = run_schedule(scope, policy)
+            run = run_schedule(scope, policy, state=collect_states)
             result.add(run, seed=_seed(seed, i))
             if stop_on_violation and run.violations:
                 break

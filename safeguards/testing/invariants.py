@@ -385,7 +385,9 @@ class InvariantChecker:
                 f"{actor}'s plan g{plan.generation} was refused after {made} of its batches changed the zone",
             )
 
-    def rejected_batch(self, actor: str, before: bytes, after: bytes) -> None:
+    def rejected_batch(
+        self, actor: str, before: Sequence[RecordSet] | bytes, after: Sequence[RecordSet] | bytes
+    ) -> None:
         """I5: a batch Route 53 rejected must leave the zone byte-identical."""
         if before != after:
             self._report(
@@ -467,11 +469,13 @@ class ObservedBackend:
         return self._model.get_change(change_id)
 
     def change_record_sets(self, zone_id: str, changes: Sequence[Change], comment: str = "") -> ChangeInfo:
-        before = self._model.snapshot(zone_id)
+        # The model's record list is replaced by a batch, never changed: comparing the lists
+        # before and after (sets are immutable values) is comparing the zone's snapshots.
+        before = self._model.records(zone_id)
         try:
             info = self._model.change_record_sets(zone_id, changes, comment)
         except BaseException as exc:
-            after = self._model.snapshot(zone_id)
+            after = self._model.records(zone_id)
             if after != before:  # e.g. a lost response: applied, then the error
                 self._checker._changes[self.actor] += 1
             if isinstance(exc, BatchRejected):

@@ -7,7 +7,7 @@ Installed with the package, so any test suite can race its own enactors against 
 Route 53 model under the deterministic scheduler and check the invariants I1-I5:
 
 - ``race_world``: a `World` (guarded kind): zone ``example.com.`` with endpoints ep1, ep2 and
-  regional on an in-memory `StrictRoute53` (INSYNC at once), a `SqlitePlanStore(":memory:")` and a
+  regional on an in-memory `StrictRoute53` (INSYNC at once), a `MemoryPlanStore` (SQLite's semantics) and a
   `VirtualClock`; plan g1 is live everywhere. ``race_world.publish(g)`` adds plans.
 - ``strict_route53``: its model (the zone exists: ``race_world.zone_id``; faults in ``.faults``).
 - ``plan_store``: its plan store.
@@ -76,7 +76,7 @@ def strict_route53(race_world: World) -> Any:
 
 @pytest.fixture
 def plan_store(race_world: World) -> Any:
-    """The world's `SqlitePlanStore(":memory:")`."""
+    """The world's plan store (a `MemoryPlanStore`: `SqlitePlanStore`'s semantics, in memory)."""
     return race_world.store
 
 

@@ -10,8 +10,10 @@ import pytest
 from safeguards.backends.strict import StrictRoute53
 from safeguards.clock import VirtualClock
 from safeguards.errors import Throttled
+from safeguards.testing import scheduler as scheduler_module
 from safeguards.testing.scheduler import (
     DONE,
+    ENGINES,
     Choice,
     Crash,
     RandomPolicy,
@@ -21,6 +23,13 @@ from safeguards.testing.scheduler import (
     SchedulerTimeout,
     dependent,
 )
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on each engine the interpreter has (greenlets and threads)."""
+    monkeypatch.setattr(scheduler_module, "DEFAULT_ENGINE", request.param)
+    return str(request.param)
 
 
 def counting_body(log: list[str], steps: int = 3):
@@ -176,7 +185,8 @@ def test_an_actor_that_blocks_fails_loudly_instead_of_hanging() -> None:
         release.wait(30)  # a blocking call with no checkpoint: the scheduler must not wait forever
         ctx.checkpoint("never")
 
-    sched = Scheduler(schedule=["A"], step_timeout=0.3)
+    # Only threads can be waited for with a timeout (greenlets share the scheduler's thread).
+    sched = Scheduler(schedule=["A"], step_timeout=0.3, engine="thread")
     sched.add_actor("A", stuck)
     with pytest.raises(SchedulerTimeout) as exc:
         sched.run()
