@@ -9,8 +9,13 @@ done). Batches respect Route 53's per-request limits, keeping room for the fence
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import operator
+import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import InvalidInput
 from .planfile import gc_paused
@@ -21,7 +26,13 @@ from .records import (
     RecordKey,
     RecordSet,
     is_reserved,
+    record_key,
 )
+
+#: A set's class and every field: two sets compare equal exactly when these are equal.
+_IDENTITY = operator.attrgetter("__class__", *(f.name for f in dataclasses.fields(RecordSet)))
+#: Stands for "not observed": unequal to every set (its class is not RecordSet).
+_ABSENT: Any = types.SimpleNamespace(**{f.name: None for f in dataclasses.fields(RecordSet)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,38 +97,43 @@ def compute_diff(
 
 
 def _compute_diff(desired: Sequence[RecordSet], observed: dict[RecordKey, RecordSet]) -> Diff:
-    want = {r.key: r for r in desired}
+    want = dict(zip(map(record_key, desired), desired, strict=True))
     per_name: dict[str, tuple[list[Change], list[Change]]] = {}
     creates: list[RecordSet] = []
     updates: list[tuple[RecordSet, RecordSet]] = []
     deletes: list[RecordSet] = []
-    unchanged = 0
 
     def slot(name: str) -> tuple[list[Change], list[Change]]:
         return per_name.setdefault(name, ([], []))
 
-    for key, new in want.items():
-        old = observed.get(key)
-        if old is None:
+    # Which desired sets differ from what was observed, decided in C for all of them at once:
+    # `old != new` as the dataclass compares (same class, every field), a missing set never equal.
+    news = list(want.values())
+    olds = list(map(observed.get, want, itertools.repeat(_ABSENT)))
+    differs = list(map(operator.ne, map(_IDENTITY, olds), map(_IDENTITY, news)))
+    for i in itertools.compress(range(len(news)), differs):
+        old, new = olds[i], news[i]
+        if old is _ABSENT:
             slot(new.name)[1].append(Change("CREATE", new))
             creates.append(new)
-        elif old != new:
+        else:
             dels, adds = slot(new.name)
             dels.append(Change("DELETE", old))
             adds.append(Change("CREATE", new))
             updates.append((old, new))
-        else:
-            unchanged += 1
-    for key, old in observed.items():
-        if key not in want:
-            slot(old.name)[0].append(Change("DELETE", old))
-            deletes.append(old)
+    unchanged = len(news) - sum(differs)
+    for old in itertools.compress(observed.values(), map(operator.not_, map(want.__contains__, observed))):
+        slot(old.name)[0].append(Change("DELETE", old))
+        deletes.append(old)
 
     groups = tuple(
-        ChangeGroup(name, tuple(sorted(dels, key=_order)) + tuple(sorted(adds, key=_order)))
-        for name, (dels, adds) in sorted(per_name.items())
+        ChangeGroup(name, _ordered(dels) + _ordered(adds)) for name, (dels, adds) in sorted(per_name.items())
     )
     return Diff(groups, tuple(creates), tuple(updates), tuple(deletes), unchanged)
+
+
+def _ordered(changes: list[Change]) -> tuple[Change, ...]:
+    return tuple(changes) if len(changes) < 2 else tuple(sorted(changes, key=_order))
 
 
 def _order(change: Change) -> tuple[str, str, str]:
@@ -134,7 +150,8 @@ def apply_diff(observed: dict[RecordKey, RecordSet], groups: Iterable[ChangeGrou
         for change in group.changes:
             key = change.rrset.key
             if change.action == "DELETE":
-                if state.get(key) != change.rrset:
+                current = state.get(key)
+                if current is not change.rrset and current != change.rrset:
                     raise ValueError(f"DELETE of {key} does not match the current set")
                 del state[key]
             elif change.action == "CREATE":

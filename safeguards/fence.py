@@ -21,13 +21,25 @@ parser refuses duplicate or unknown keys, and each TXT string stays under 255 ch
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .errors import InvalidInput
 from .plan import DEFAULT_OWNER
-from .records import FENCE_LABEL, Change, RecordKey, RecordSet, fence_name, is_reserved, owner_name
+from .records import (
+    FENCE_LABEL,
+    OWNER_LABEL,
+    Change,
+    RecordKey,
+    RecordSet,
+    fence_name,
+    is_reserved,
+    owner_name,
+    record_key,
+)
 
 FENCE_TTL = 60
 _VERSION = "dnssg2"
@@ -156,7 +168,8 @@ def find_fence(observed: Iterable[RecordSet], zone: str, owner: str = DEFAULT_OW
     name = fence_record_name(zone, owner)
     legacy = fence_name(zone)
     found = None
-    for r in sets:
+    # Only sets at the two names can match: picked out in C, in order (zones hold 100,000s of sets).
+    for r in itertools.compress(sets, map({name, legacy}.__contains__, map(_NAME, sets))):
         if r.type == "TXT" and r.name == name:
             if owner == DEFAULT_OWNER and (f := parse_fence(r)) is not None and f.owner != owner:
                 return None  # another owner's first-version fence at the shared name: `displaced`
@@ -183,15 +196,34 @@ def marker(name: str, owner: str) -> RecordSet:
     return RecordSet(owner_name(name), "TXT", FENCE_TTL, (f'"v={_MARKER} owner={owner}"',))
 
 
+_NAME = operator.attrgetter("name")
+
+
+def _marker_owner(value: str) -> str | None:
+    """The owner a marker's value names, or None when it is not a marker of ours."""
+    fields = dict(p.split("=", 1) for p in value.strip('"').split() if "=" in p)
+    return fields["owner"] if fields.get("v") == _MARKER and "owner" in fields else None
+
+
 def marker_owners(observed: Iterable[RecordSet]) -> dict[str, str]:
     """Managed name → owner, read from the ownership markers among `observed`."""
     owners: dict[str, str] = {}
     prefix = owner_name("")
-    for r in observed:
-        if r.type == "TXT" and r.name.startswith(prefix) and len(r.values) == 1:
-            fields = dict(p.split("=", 1) for p in r.values[0].strip('"').split() if "=" in p)
-            if fields.get("v") == _MARKER and "owner" in fields:
-                owners[r.name[len(prefix) :]] = fields["owner"]
+    cut = len(prefix)
+    sets = observed if isinstance(observed, (list, tuple)) else list(observed)
+    # Markers picked out in C by their name; each distinct value parsed once (a zone's markers
+    # nearly all say the same thing).
+    starts = map(str.startswith, map(_NAME, sets), itertools.repeat(prefix))
+    parsed: dict[str, str | None] = {}
+    for r in itertools.compress(sets, starts):
+        if r.type == "TXT" and len(r.values) == 1:
+            value = r.values[0]
+            try:
+                owner = parsed[value]
+            except KeyError:
+                owner = parsed[value] = _marker_owner(value)
+            if owner is not None:
+                owners[r.name[cut:]] = owner
     return owners
 
 
@@ -213,7 +245,8 @@ class ZoneView:
         """The view of `sets` as read from `zone`, for decisions of `owner`."""
         sets = tuple(sets)
         rrset = find_fence(sets, zone, owner)
-        return cls(zone, sets, rrset, parse_fence(rrset), marker_owners(sets), {r.key: r for r in sets}, owner)
+        by_key = dict(zip(map(record_key, sets), sets, strict=True))
+        return cls(zone, sets, rrset, parse_fence(rrset), marker_owners(sets), by_key, owner)
 
     @classmethod
     def empty(cls, zone: str, owner: str = DEFAULT_OWNER) -> ZoneView:
@@ -238,12 +271,22 @@ class ZoneView:
 
     def owned_by(self, owner: str) -> set[str]:
         """Names whose marker names `owner`."""
-        return {name for name, o in self.owners.items() if o == owner}
+        mine = map(operator.eq, itertools.repeat(owner), self.owners.values())
+        return set(itertools.compress(self.owners.keys(), mine))
 
     def governed(self, names: Iterable[str]) -> dict[RecordKey, RecordSet]:
         """Observed sets at `names` (never the fence, markers or the apex NS/SOA)."""
         wanted = set(names)
-        return {r.key: r for r in self.sets if r.name in wanted and not is_reserved(r.name) and not self.is_apex_ns(r)}
+        listed = list(wanted)
+        wanted.difference_update(itertools.compress(listed, map(str.startswith, listed, itertools.repeat(OWNER_LABEL))))
+        # The sets at wanted names, picked out and keyed in C, in the order read.
+        hits = list(itertools.compress(self.sets, map(wanted.__contains__, map(_NAME, self.sets))))
+        out = dict(zip(map(record_key, hits), hits, strict=True))
+        if self.zone in wanted:
+            for r in hits:
+                if r.name == self.zone and self.is_apex_ns(r):
+                    out.pop(r.key, None)
+        return out
 
     def is_apex_ns(self, r: RecordSet) -> bool:
         """The apex NS and SOA belong to Route 53: no plan, restore or repair touches them."""

@@ -97,7 +97,12 @@ class Plan:
 
     def managed_names(self) -> frozenset[str]:
         """Every FQDN this plan governs: its record names and its retired names."""
-        return frozenset(r.name for r in self.records) | frozenset(self.retire)
+        return self._managed_names
+
+    @functools.cached_property
+    def _managed_names(self) -> frozenset[str]:
+        """`managed_names()`, computed once (a plan is immutable; the diff and guards each ask)."""
+        return frozenset(map(_NAME, self.records)).union(self.retire)
 
     def canonical(self) -> dict[str, Any]:
         """The canonical form hashed by `checksum` (generation excluded: content only)."""
@@ -507,6 +512,7 @@ def _parse_names(raw: object, key: str, zone: str | None, problems: list[str]) -
 
 
 _ORDER = operator.attrgetter(*(f.name for f in dataclasses.fields(RecordSet)))
+_NAME = operator.attrgetter("name")
 _FAST_TYPES = frozenset(SUPPORTED_TYPES)
 #: A relative name in canonical form: lower-case labels, no trailing dot, not "@", no wildcard,
 #: not starting with "_" (so never reserved).

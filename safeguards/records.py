@@ -7,9 +7,10 @@ equal, and the same content when they compare equal.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 SUPPORTED_TYPES: tuple[str, ...] = ("A", "AAAA", "CNAME", "TXT", "MX", "SRV", "CAA", "NS")
 
@@ -129,10 +130,19 @@ class RecordSet:
     cidr: Pairs | None = None
     health_check_id: str | None = None
 
-    @property
-    def key(self) -> RecordKey:
-        """Identity of the set in the zone: (name, type, set identifier)."""
-        return (self.name, self.type, self.set_identifier)
+    if TYPE_CHECKING:
+
+        @property
+        def key(self) -> RecordKey:
+            """Identity of the set in the zone: (name, type, set identifier)."""
+            ...
+
+    else:
+        # A C-level getter: `key` is read for every set of every zone (by_key, diffs, guards).
+        key = property(
+            operator.attrgetter("name", "type", "set_identifier"),
+            doc="Identity of the set in the zone: (name, type, set identifier).",
+        )
 
     @property
     def policy(self) -> str:
@@ -268,5 +278,15 @@ def owner_name(name: str) -> str:
 
 
 def is_reserved(name: str) -> bool:
-    """True for names our guard records use; plans may not manage them."""
-    return name.split(".", 1)[0].startswith(OWNER_LABEL)
+    """True for names our guard records use (a first label starting with `_dnssg`); plans may not
+    manage them. The label holds no dot, so that is the name starting with it."""
+    return name.startswith(OWNER_LABEL)
+
+
+#: `r.key` for a set `r`, as a C-level callable: `map(record_key, sets)`.
+record_key = operator.attrgetter("name", "type", "set_identifier")
+#: Every field of a `RecordSet`, in order: equal for two sets of the class exactly when they compare equal.
+record_fields = operator.attrgetter(
+    "name", "type", "ttl", "values", "set_identifier", "weight", "region", "failover", "geo", "geoproximity",
+    "multivalue", "cidr", "health_check_id",
+)
