@@ -149,7 +149,7 @@ class Applier:
             zone_id = p.zone_id(plan.zone, create=p.options.create_zone)
             with self.leases.held(key) as lease:
                 p.events("plan.loaded", plan.zone, plan.generation)
-                return self._settle(zone_id, lease, decide, p.read(zone_id, plan.zone, plan.owner))
+                return self._settle(zone_id, lease, decide, self.decide.apply_basis(zone_id, plan, adopt=adopt))
 
         return self.books.counted(key, fenced)
 

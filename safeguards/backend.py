@@ -14,6 +14,10 @@ from typing import Protocol, runtime_checkable
 
 from .records import Change, ChangeInfo, RecordSet
 
+#: Where a ListResourceRecordSets page starts: (name, type, set identifier); type and identifier
+#: may be None (start at the name's first set).
+PageStart = tuple[str, "str | None", "str | None"]
+
 
 @runtime_checkable
 class Route53Backend(Protocol):
@@ -33,4 +37,19 @@ class Route53Backend(Protocol):
 
     def get_change(self, change_id: str) -> ChangeInfo:
         """Current status of a submitted batch (PENDING, then INSYNC)."""
+        ...
+
+
+@runtime_checkable
+class RangedListing(Protocol):
+    """Optional: one ListResourceRecordSets page from anywhere in the zone (StartRecordName,
+    StartRecordType, StartRecordIdentifier, MaxItems). A backend that has it lets the enactor read
+    only the names a decision or a read-back needs (`Ports.read_names`); one without it is read
+    whole, as before."""
+
+    def list_record_sets_page(
+        self, zone_id: str, start: PageStart | None = None, max_items: int = 300
+    ) -> tuple[list[RecordSet], PageStart | None]:
+        """The sets of one page in Route 53's listing order, starting at `start` (None: the first
+        set of the zone), and where the next page starts (None: the zone ends there). One request."""
         ...

@@ -13,13 +13,13 @@ from dataclasses import replace
 from . import decisions as d
 from .bookkeeping import Bookkeeping
 from .diff import Diff, compute_diff
-from .errors import GuardRefused, InvalidInput
-from .fence import Fence, ZoneView, check_token
+from .errors import GuardRefused, InvalidInput, SafeguardsError
+from .fence import Fence, ZoneView, check_token, fence_record_name, marker, parse_fence
 from .guards import DEFAULT_GUARDS, Guard, GuardContext, Verdict, judge
 from .plan import Plan, ensure_valid
 from .planstore import scope
 from .ports import Ports
-from .records import RecordKey, RecordSet
+from .records import RecordKey, RecordSet, owner_name
 from .signing import verify_plan
 
 
@@ -40,6 +40,48 @@ class Deciders:
         rev = live.rev if resumed and live else 0
         fence = Fence(plan.generation, plan.checksum, plan.owner, p.enactor, live.seq if live else 0, False, rev)
         return d.Decision("apply", view, plan, fence, d.with_markers(plan, view, diff.groups), diff, resumed=resumed)
+
+    def apply_basis(self, zone_id: str, plan: Plan, *, adopt: bool) -> ZoneView:
+        """The read an apply decides on. When this owner's fence, read now, is the finished write
+        of an earlier generation of ours (done, revision 0, its own content) and the plan store
+        holds that plan under the fence's checksum, the names that plan holds are ours with its
+        content, as our verified write left them: they are not read. Only the fence and the names
+        the plan adds are read (their sets and markers: the ownership guard decides on them).
+        Every write then rests on this basis: the fence's compare-and-set, and each changed set
+        DELETEd exactly as the basis holds it, so content moved since fails the batch and the
+        apply decides again on a whole read. Anything else (no fence, a resume, a repair or
+        rollback live, an adoption): the whole zone is read, as before."""
+        p = self.ports
+        if not adopt:
+            basis = self._fenced_basis(zone_id, plan)
+            if basis is not None:
+                p.events("basis.read", plan.zone, plan.generation, basis="fence+new-names", sets=len(basis.sets))
+                return basis
+        return p.read(zone_id, plan.zone, plan.owner)
+
+    def _fenced_basis(self, zone_id: str, plan: Plan) -> ZoneView | None:
+        p, zone, owner = self.ports, plan.zone, plan.owner
+        name = fence_record_name(zone, owner)
+        at_fence = p.read_names(zone_id, zone, [name], owner)
+        rrset = at_fence.by_key.get((name, "TXT", None))
+        live = parse_fence(rrset)
+        if rrset is None or live is None or live.owner != owner or not live.done or live.rev or live.source:
+            return None
+        if live.generation >= plan.generation:
+            return None  # stale or a resume: decided on a whole read
+        try:
+            known = self.books.stored(scope(zone, owner), live.generation, checksum=live.checksum)
+        except SafeguardsError:
+            return None  # the whole read's decision raises it, as before
+        if known is None or known.owner != owner:
+            return None
+        held = {r.name for r in known.records}
+        new = sorted(plan.managed_names() - held)
+        read = p.read_names(zone_id, zone, new, owner) if new else ZoneView.empty(zone, owner)
+        wanted = set(new) | {owner_name(n) for n in new}
+        sets = [rrset, *known.records, *(marker(n, owner) for n in sorted(held))]
+        sets += [r for r in read.sets if r.name in wanted]
+        return ZoneView.of(zone, sets, owner)
 
     def repair(self, zone: str, view: ZoneView, *, force: bool, drift: bool = False) -> d.Decision:
         p, live, key = self.ports, view.fence, scope(zone, view.owner)

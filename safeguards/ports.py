@@ -4,21 +4,26 @@ random source, the event channel, and Route 53 reads with retries. One value, pa
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from .backend import Route53Backend
+from .backend import PageStart, RangedListing, Route53Backend
 from .clock import Clock
 from .events import Events
 from .fence import ZoneView
 from .plan import DEFAULT_OWNER
 from .planstore import PlanStore
+from .records import RecordSet, is_reserved, owner_name
+from .route53_rules.listing import reversed_name
 
 if TYPE_CHECKING:
     from .applier import ApplyOptions
 
 T = TypeVar("T")
+
+_Key = tuple[str, ...]
+_END: _Key = ("\U0010ffff",)  # past every set: the zone ended
 
 
 @dataclass
@@ -52,3 +57,54 @@ class Ports:
 
     def zone_id(self, zone: str, *, create: bool = False) -> str:
         return self.call(lambda: self.backend.resolve_zone(zone, create=create), zone)
+
+    def read_names(self, zone_id: str, zone: str, names: Iterable[str], owner: str = DEFAULT_OWNER) -> ZoneView:
+        """The zone as one read sees it at `names` only: every set at each name and the name's
+        ownership marker (`_dnssg.<name>`, listed right after it), read in Route 53's order from
+        each name (StartRecordName), whole pages, contiguous names in one run. The view holds
+        whatever those pages held and nothing else: it answers for `names`, never for the zone.
+        A backend without ranged listing is read whole."""
+        return ZoneView.of(zone, self._sets_at(zone_id, zone, names), owner)
+
+    def _sets_at(self, zone_id: str, zone: str, names: Iterable[str]) -> list[RecordSet]:
+        backend = self.backend
+        if not isinstance(backend, RangedListing):
+            return self.call(lambda: self.backend.list_record_sets(zone_id), zone)
+        got: dict[tuple[str, str, str | None], RecordSet] = {}
+        frontier: _Key | None = None  # the last key read so far (of a run of whole pages)
+        after: PageStart | None = None  # where the page after it starts
+
+        def page(start: PageStart) -> None:
+            nonlocal frontier, after
+            # Each page is one request, retried on its own (a throttled page does not restart the run).
+            sets, after = self.call(lambda: backend.list_record_sets_page(zone_id, start), zone)
+            fresh = [r for r in sets if r.key not in got]
+            if after is not None and not fresh:  # an endpoint that restarts a page: read it whole
+                raise _NotRanged
+            got.update((r.key, r) for r in fresh)
+            frontier = _END if after is None else (reversed_name(sets[-1].name), sets[-1].type,
+                                                    sets[-1].set_identifier or "")  # fmt: skip
+
+        try:
+            for start, end, name in sorted(_span(n) for n in set(names)):
+                if frontier is not None and start <= frontier:
+                    if end <= frontier:
+                        continue  # read already
+                else:
+                    page((name, None, None))
+                while frontier is not None and frontier < end and after is not None:
+                    page(after)
+        except _NotRanged:
+            return self.call(lambda: self.backend.list_record_sets(zone_id), zone)
+        return list(got.values())
+
+
+class _NotRanged(Exception):
+    """A ranged listing that did not advance (an endpoint ignoring StartRecordIdentifier)."""
+
+
+def _span(name: str) -> tuple[_Key, _Key, str]:
+    """Where `name`'s sets start in Route 53's order and where its marker ends (a reserved name
+    (fence, marker) has no marker of its own)."""
+    last = name if is_reserved(name) else owner_name(name)
+    return (reversed_name(name),), (reversed_name(last), "\U0010ffff"), name

@@ -23,7 +23,7 @@ from .errors import (
     Superseded,
     VerificationFailed,
 )
-from .fence import Fence, ZoneView, cas_batch, fence_reserve
+from .fence import Fence, ZoneView, cas_batch, fence_record_name, fence_reserve
 from .leases import LeaseKeeper
 from .planstore import Lease
 from .ports import Ports
@@ -177,9 +177,12 @@ class ChainWriter:
         p, decision = self.ports, run.decision
         zone, gen = run.zone, decision.fence.generation
         try:
+            # Read back only the stage's names (and their markers, listed beside them), as soon as
+            # the batches are accepted: Route 53's API shows an accepted change at once, INSYNC is
+            # its propagation to the name servers, which only the gates below need.
+            problems = _read_back(groups, self._read_settled(run, _names(groups)), run.owner, decision.basis)
             if p.options.wait_insync and ids:
                 self._wait_insync(run, ids[-1])
-            problems = _read_back(groups, self._read_settled(run))
             if decision.action == "apply":
                 expected = [
                     c.rrset for g in groups for c in g.changes if c.action == "CREATE" and not is_reserved(c.rrset.name)
@@ -203,11 +206,13 @@ class ChainWriter:
             f"{what}; restored the previous content (verified), live as {restored.label()}", problems=problems
         )
 
-    def _read_settled(self, run: Run) -> ZoneView:
-        """A read that shows at least the fence we last wrote. One lagging read (a replica behind
-        our own accepted batch) is not evidence that the batch failed: read again, bounded. A
-        fence that is not ours at or past our sequence means a newer writer owns the zone."""
+    def _read_settled(self, run: Run, names: set[str]) -> ZoneView:
+        """A read of our fence and of `names` (ranged: `Ports.read_names`) that shows at least the
+        fence we last wrote. One lagging read (a replica behind our own accepted batch) is not
+        evidence that the batch failed: read again, bounded. A fence that is not ours at or past
+        our sequence means a newer writer owns the zone."""
         p, ours = self.ports, run.last
+        names = names | {fence_record_name(run.zone, run.owner)}
         b = p.options.backoff
         policy = RetryPolicy(stop=stop_after_attempt(p.options.settle_reads + 1), wait=FullJitter(b.base, b.cap))
 
@@ -218,7 +223,8 @@ class ChainWriter:
             p.events("read.lagging", run.zone, ours.generation, ours.checksum, seen_seq=seen.seq if seen else None)
             return False
 
-        after, _ = policy.poll(lambda: p.read(run.zone_id, run.zone, run.owner), settled, clock=p.clock, rng=p.rng)
+        after, _ = policy.poll(lambda: p.read_names(run.zone_id, run.zone, names, run.owner), settled, clock=p.clock,
+                               rng=p.rng)  # fmt: skip
         live = after.fence
         if ours is not None and live is not None and live.seq >= ours.seq and after.fence_rrset != run.expected:
             raise Superseded(
@@ -258,7 +264,7 @@ class ChainWriter:
         assert run.last is not None
         touched = [c.rrset.key for c in run.written]
         try:
-            now = self._read_settled(run)
+            now = self._read_settled(run, {k[0] for k in touched})
             groups = d.restore_groups(failed.basis, now, touched)
             fence = d.restored_fence(run.last, failed.basis.fence, p.enactor)
             complete = failed.basis.fence.done if failed.basis.fence else False
@@ -269,8 +275,8 @@ class ChainWriter:
             batches = self._batches(groups, restore.expected)
             for i, batch in enumerate(batches, start=1):
                 self._submit(restore, [c for g in batch for c in g.changes], i, len(batches))
-            after = self._read_settled(restore)
             restored = {c.rrset.key for g in groups for c in g.changes}
+            after = self._read_settled(restore, {k[0] for k in restored})
             wrong = [k for k in restored if after.by_key.get(k) != failed.basis.by_key.get(k)]
             if wrong:
                 live = after.fence.label() if after.fence else "no fence"
@@ -305,10 +311,25 @@ class ChainWriter:
         return view.fence.label() if view.fence else "no fence"
 
 
-def _read_back(groups: list[ChangeGroup], after: ZoneView) -> list[str]:
+def _names(groups: list[ChangeGroup]) -> set[str]:
+    """The names a stage changed (markers are read with their names)."""
+    return {c.rrset.name for g in groups for c in g.changes}
+
+
+def _read_back(groups: list[ChangeGroup], after: ZoneView, owner: str, basis: ZoneView) -> list[str]:
+    """What the read-back shows that the stage did not write: a set not as created, a set not
+    deleted, and a name we wrote, ours by the decision's basis or by a marker this stage
+    CREATEd, whose ownership marker does not name us now (another owner or a person took it, or
+    released it, around our write: the restore puts the name back)."""
     problems = []
     for g in groups:
         created = {c.rrset.key for c in g.changes if c.action == "CREATE"}
+        ours = basis.owners.get(g.name) == owner or any(is_reserved(c.rrset.name) for c in g.changes
+                                                         if c.action == "CREATE")  # fmt: skip
+        if ours and any(c.action == "CREATE" and not is_reserved(c.rrset.name) for c in g.changes):
+            marked = after.owners.get(g.name)
+            if marked != owner:
+                problems.append(f"read-back: {g.name} is marked as {marked or 'nobody'}'s, not {owner}'s")
         for c in g.changes:
             got = after.by_key.get(c.rrset.key)
             if c.action == "CREATE" and got != c.rrset:

@@ -301,6 +301,30 @@ class Boto3Route53:
             if "NextRecordIdentifier" in page:
                 kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
 
+    def list_record_sets_page(
+        self, zone_id: str, start: tuple[str, str | None, str | None] | None = None, max_items: int = 300
+    ) -> tuple[list[RecordSet], tuple[str, str | None, str | None] | None]:
+        """One ListResourceRecordSets request from `start` (StartRecordName, StartRecordType,
+        StartRecordIdentifier; `safeguards.backend.RangedListing`): the page's sets, canonical, in
+        Route 53's order, and where the next page starts (None: the zone ends there)."""
+        zone_id = _strip(_ZONE_PREFIX, zone_id)
+        kwargs: dict[str, Any] = {"HostedZoneId": zone_id, "MaxItems": str(max(1, min(300, int(max_items))))}
+        if start is not None:
+            name, rtype, ident = start
+            kwargs["StartRecordName"] = name
+            if rtype:
+                kwargs["StartRecordType"] = rtype
+                if ident is not None:
+                    kwargs["StartRecordIdentifier"] = ident
+        page = self._call(
+            "ListResourceRecordSets", lambda: self.client.list_resource_record_sets(**kwargs), zone_id=zone_id,
+            write=False,
+        )
+        sets = [record_set_from_wire(w) for w in page.get("ResourceRecordSets", [])]
+        if not page.get("IsTruncated"):
+            return sets, None
+        return sets, (str(page["NextRecordName"]), page.get("NextRecordType"), page.get("NextRecordIdentifier"))
+
     def change_record_sets(self, zone_id: str, changes: Sequence[Change], comment: str = "") -> ChangeInfo:
         """Submit one batch (ChangeResourceRecordSets); all of it applies or none."""
         zone_id = _strip(_ZONE_PREFIX, zone_id)

@@ -416,3 +416,20 @@ def test_make_route53_client_bounds_retries_and_timeouts() -> None:
     assert cfg.retries == {"mode": "standard", "total_max_attempts": 3}
     assert (cfg.connect_timeout, cfg.read_timeout) == (5, 30)
     assert client.meta.endpoint_url == "http://127.0.0.1:1"
+
+
+def test_a_page_from_any_name_reads_only_from_there(backend: Boto3Route53, client, zone: str) -> None:
+    zone_id = backend.resolve_zone(zone, create=True)
+    plain = [a(f"h{i:03d}.{zone}", "192.0.2.9") for i in range(340)]
+    for start in range(0, len(plain), 200):
+        backend.change_record_sets(zone_id, [Change("CREATE", r) for r in plain[start : start + 200]])
+
+    pages = count_calls(client, "ListResourceRecordSets")
+    sets, after = backend.list_record_sets_page(zone_id, (f"h100.{zone}", None, None), max_items=5)
+
+    assert len(pages) == 1
+    assert [r.name for r in sets] == [f"h{i:03d}.{zone}" for i in range(100, 105)]
+    assert after is not None and after[0].rstrip(".") == f"h105.{zone}".rstrip(".") and after[1] == "A"
+    rest, end = backend.list_record_sets_page(zone_id, after, max_items=300)
+    assert rest[0].name == f"h105.{zone}" and end is None
+    assert rest[-1].name == f"h339.{zone}"
