@@ -133,7 +133,7 @@ def per_record(n: int) -> dict[str, Count]:
     out = {}
     with _state() as state:
         p = GuardedRecordProvider(backend="embedded", state=state, owner=OWNER)
-        eng = p._open()  # the provider's engine: swap in a counting in-memory model
+        eng = p.engine()  # the provider's engine: swap in a counting in-memory model
         eng.backend = StrictRoute53(insync_after=0.0)
         calls = eng.backend.calls
         store = SqlitePlanStore(Path(state) / "plans.sqlite")

@@ -29,13 +29,9 @@ pickled by reference and the dynamic-provider process, which runs in this direct
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -43,11 +39,9 @@ import pulumi.dynamic as dyn
 
 from safeguards import (
     Applier,
-    ApplyOptions,
     ApplyResult,
     FenceLost,
     GuardRefused,
-    InvalidInput,
     Plan,
     PlanInvalid,
     RecordSet,
@@ -55,6 +49,15 @@ from safeguards import (
     parse_plan,
     plan_to_document,
 )
+
+try:  # as `infra.guarded_plan` (tests, other programs) or by plain name (the Pulumi program in infra/)
+    from infra.provider_engine import Engine, EngineProvider, store_key
+except ImportError:  # pragma: no cover - the Pulumi program's own directory is on sys.path
+    from provider_engine import (  # type: ignore[no-redef,import-not-found]
+        Engine,
+        EngineProvider,
+        store_key,
+    )
 
 TYPE_TOKEN = "pulumi-python:dynamic/dns-safeguards:GuardedPlan"
 
@@ -90,144 +93,10 @@ def plan_inputs(plan: Plan) -> dict[str, Any]:
 # ---------------------------------------------------------------------- provider configuration
 
 
-@dataclasses.dataclass(frozen=True)
-class PlanBackendConfig:
-    """Where plans are applied; unset fields come from the stack configuration in `configure`
-    (`dns-safeguards:*`, `aws:region`, `aws:endpoints`, `aws:accessKey`...).
-
-    `backend`: "embedded" (strict Route 53 model + SQLite plan store in `state`) or "aws" (boto3
-    against AWS or `endpoint_url`; plans in DynamoDB when `plan_table` is set)."""
-
-    backend: str | None = None
-    state: str | None = None
-    endpoint_url: str | None = None
-    region: str | None = None
-    plan_table: str | None = None
-    lease_table: str | None = None
-    owner: str | None = None
-    #: Seconds to wait for the zone's lease while another enactor holds it.
-    lease_wait: float | None = None
-    #: Wait for INSYNC after each stage (the safe default).
-    wait_insync: bool | None = None
-
-    def merged(self, other: PlanBackendConfig) -> PlanBackendConfig:
-        """Self's fields, with `other`'s where self has none."""
-        pick = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return PlanBackendConfig(**{k: getattr(other, k) if v is None else v for k, v in pick.items()})
-
-
-@dataclasses.dataclass
-class Engine:
-    """The opened backend and plan store (never pickled: rebuilt in the provider process)."""
-
-    backend: Any
-    store: Any
-    options: ApplyOptions
-    owner: str
-
-    def applier(self, enactor_id: str) -> Applier:
-        return Applier(self.backend, self.store, enactor_id=enactor_id, options=self.options)
-
-
-def _key(zone: str, owner: str) -> str:
-    """The plan-store key of `owner`'s plans in `zone` (each owner of a shared zone has its own)."""
-    from safeguards.planstore import scope
-    from safeguards.records import fqdn
-
-    return scope(fqdn(zone), owner)
-
-
-class GuardedPlanProvider(dyn.ResourceProvider):
+class GuardedPlanProvider(EngineProvider):
     """Dynamic provider of `GuardedPlan` (see module doc)."""
 
-    serialize_as_secret_always = False  # holds no secret: credentials come from the stack config
-
-    def __init__(self, config: PlanBackendConfig | None = None, **fields: Any) -> None:
-        super().__init__()
-        self.config = (config or PlanBackendConfig()).merged(PlanBackendConfig(**fields))
-        self._runtime()
-
-    def _runtime(self) -> None:
-        self._stack_config = PlanBackendConfig()
-        self._credentials: dict[str, str] = {}
-        self._engine: Engine | None = None
-        self._lock = threading.RLock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"config": self.config}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.config = state["config"]
-        self._runtime()
-
-    def configure(self, req: dyn.ConfigureRequest) -> None:
-        """Fill unset settings from the stack configuration (the engine passes all of it)."""
-        get = req.config.get
-        self._stack_config = PlanBackendConfig(
-            backend=get("dns-safeguards:backend"),
-            state=get("dns-safeguards:state"),
-            endpoint_url=get("dns-safeguards:endpointUrl") or _endpoints(get("aws:endpoints")).get("route53"),
-            region=get("aws:region"),
-            plan_table=get("dns-safeguards:planTable"),
-            lease_table=get("dns-safeguards:leaseTable"),
-            owner=get("dns-safeguards:owner"),
-        )
-        creds = {
-            "aws_access_key_id": get("aws:accessKey"),
-            "aws_secret_access_key": get("aws:secretKey"),
-            "aws_session_token": get("aws:token"),
-            "profile_name": get("aws:profile"),
-        }
-        self._credentials = {k: str(v) for k, v in creds.items() if v}
-
-    def engine(self) -> Engine:
-        """The backend and plan store, opened once per provider process."""
-        with self._lock:
-            if self._engine is None:
-                self._engine = self._build(self.config.merged(self._stack_config))
-            return self._engine
-
-    def _build(self, cfg: PlanBackendConfig) -> Engine:
-        kind = (cfg.backend or ("aws" if cfg.endpoint_url else "embedded")).lower()
-        state = Path(cfg.state or ".dns-safeguards").expanduser()
-        lease_wait = 900.0 if cfg.lease_wait is None else float(cfg.lease_wait)
-        if kind == "embedded":
-            from safeguards import SqlitePlanStore, StrictRoute53
-
-            state.mkdir(parents=True, exist_ok=True)
-            backend: Any = StrictRoute53(path=state / "route53.sqlite", insync_after=0.0)
-            store: Any = SqlitePlanStore(state / "plans.sqlite")
-            create_zone = True
-        elif kind == "aws":
-            import boto3
-
-            from safeguards.backends.boto3_route53 import Boto3Route53, make_route53_client
-
-            region = cfg.region or "us-east-1"
-            session = boto3.session.Session(region_name=region, **self._credentials)
-            backend = Boto3Route53(make_route53_client(session, cfg.endpoint_url, region))
-            if cfg.plan_table:
-                from safeguards.stores.dynamodb import DynamoPlanStore, make_dynamodb_client
-
-                ddb = make_dynamodb_client(session, cfg.endpoint_url, region)
-                lease_table = cfg.lease_table or f"{cfg.plan_table}-leases"
-                store = DynamoPlanStore(ddb, plan_table=cfg.plan_table, lease_table=lease_table)
-            else:
-                from safeguards import SqlitePlanStore
-
-                state.mkdir(parents=True, exist_ok=True)
-                store = SqlitePlanStore(state / "plans.sqlite")
-            # An emulator creates the zone on demand; on AWS the DnsAutomation component owns it.
-            create_zone = cfg.endpoint_url is not None
-        else:
-            raise InvalidInput(f"GuardedPlan provider: backend must be 'embedded' or 'aws', got {kind!r}")
-        options = ApplyOptions(create_zone=create_zone, lease_wait=lease_wait)
-        if cfg.wait_insync is False:
-            options = dataclasses.replace(options, wait_insync=False)
-        return Engine(backend, store, options, cfg.owner or "pulumi")
-
-    def owner(self) -> str:
-        return self.config.merged(self._stack_config).owner or "pulumi"
+    RESOURCE = "GuardedPlan"
 
     # ------------------------------------------------------------------ check and diff
 
@@ -276,7 +145,7 @@ class GuardedPlanProvider(dyn.ResourceProvider):
         zone = str(props["zone"])
         with self._lease(eng, zone) as holder:
             plan = build_plan(
-                props, eng.owner, props.get("generation") or eng.store.allocate_generation(_key(zone, eng.owner))
+                props, eng.owner, props.get("generation") or eng.store.allocate_generation(store_key(zone, eng.owner))
             )
             result = _apply(eng.applier(holder), plan, props)
         return dyn.CreateResult(f"{plan.zone}#{eng.owner}", self._outputs(props, plan, result))
@@ -292,7 +161,7 @@ class GuardedPlanProvider(dyn.ResourceProvider):
             return dyn.UpdateResult({**_inputs_only(news), **kept})
         with self._lease(eng, zone) as holder:
             plan = build_plan(
-                news, eng.owner, news.get("generation") or eng.store.allocate_generation(_key(zone, eng.owner))
+                news, eng.owner, news.get("generation") or eng.store.allocate_generation(store_key(zone, eng.owner))
             )
             applier = eng.applier(holder)
             preview = applier.preview(plan, force=bool(news.get("force")), adopt=bool(news.get("adopt")))
@@ -342,7 +211,7 @@ class GuardedPlanProvider(dyn.ResourceProvider):
         names = sorted({r.name for r in _records_of(props, eng.owner).values()} | set(props.get("retire") or []))
         with self._lease(eng, zone) as holder:
             applier = eng.applier(holder)
-            generation = eng.store.allocate_generation(_key(zone, eng.owner))
+            generation = eng.store.allocate_generation(store_key(zone, eng.owner))
             document = {"zone": zone, "generation": generation, "owner": eng.owner, "records": [], "retire": names}
             gone = parse_plan(document, source="GuardedPlan delete")
             if applier.preview(gone, force=True).diff.empty:
@@ -361,7 +230,7 @@ class GuardedPlanProvider(dyn.ResourceProvider):
         delay = 0.05
         while True:
             try:
-                lease = eng.store.acquire_lease(_key(zone, eng.owner), holder, eng.options.lease_ttl)
+                lease = eng.store.acquire_lease(store_key(zone, eng.owner), holder, eng.options.lease_ttl)
                 break
             except FenceLost:
                 if time.monotonic() >= deadline:
@@ -548,17 +417,6 @@ def _has_unknown(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(_has_unknown(v) for v in value)
     return False
-
-
-def _endpoints(raw: Any) -> dict[str, str]:
-    """`aws:endpoints` from the stack config (a list of mappings, possibly as JSON text)."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return {}
-    items = raw if isinstance(raw, list) else [raw] if isinstance(raw, Mapping) else []
-    return {str(k): str(v) for item in items if isinstance(item, Mapping) for k, v in item.items() if v}
 
 
 # ---------------------------------------------------------------------- the resource

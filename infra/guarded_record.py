@@ -26,24 +26,30 @@ the dynamic-provider process, which runs in this directory, imports it again.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import re
 import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi.dynamic as dyn
 
-from safeguards.applier import Applier, ApplyOptions, ApplyResult
+from safeguards.applier import Applier, ApplyResult
 from safeguards.errors import GuardRefused, InvalidInput, LeaseLost, PlanInvalid, StaleGeneration
 from safeguards.fence import ZoneView
 from safeguards.plan import Plan, parse_plan
 from safeguards.records import RecordKey, RecordSet, fqdn
+
+try:  # as `infra.guarded_record` (tests, other programs) or by plain name (the Pulumi program in infra/)
+    from infra.provider_engine import Engine, EngineProvider, store_key
+except ImportError:  # pragma: no cover - the Pulumi program's own directory is on sys.path
+    from provider_engine import (  # type: ignore[no-redef,import-not-found]
+        Engine,
+        EngineProvider,
+        store_key,
+    )
 
 TYPE_TOKEN = "pulumi-python:dynamic/dns-safeguards:GuardedRecordSet"
 
@@ -63,153 +69,14 @@ def default_owner(project: str, stack: str) -> str:
     return text[:63] or "pulumi"
 
 
-@dataclasses.dataclass(frozen=True)
-class BackendConfig:
-    """Where the provider applies plans. Unset fields are filled from the stack configuration
-    in `configure` (`dns-safeguards:*`, `aws:region`, `aws:endpoints`, `aws:accessKey`...).
-
-    `backend`: "embedded" (strict Route 53 model + SQLite plan store in `state`, no AWS) or
-    "aws" (boto3 against AWS or `endpoint_url`; plans in DynamoDB when `plan_table` is set).
-    """
-
-    backend: str | None = None
-    state: str | None = None
-    endpoint_url: str | None = None
-    region: str | None = None
-    plan_table: str | None = None
-    lease_table: str | None = None
-    owner: str | None = None
-    #: Seconds an operation waits for the zone's lease (other resources' operations hold it).
-    lease_wait: float | None = None
-    #: Wait for INSYNC after each batch (safe default; each change then takes ~1 min on AWS).
-    wait_insync: bool | None = None
-
-    def merged(self, other: BackendConfig) -> BackendConfig:
-        """Self's fields, with `other`'s where self has none."""
-        return BackendConfig(
-            **{f.name: _first(getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self)}
-        )
-
-
-def _first(*values: Any) -> Any:
-    return next((v for v in values if v is not None), None)
-
-
-@dataclasses.dataclass
-class _Engine:
-    """The opened backend and plan store (not pickled: rebuilt in the provider process)."""
-
-    backend: Any
-    store: Any
-    options: ApplyOptions
-    owner: str
-    lease_wait: float
-
-
-def _key(zone: str, owner: str) -> str:
-    """The plan-store key of `owner`'s plans in `zone` (each owner of a shared zone has its own)."""
-    from safeguards.planstore import scope
-    from safeguards.records import fqdn
-
-    return scope(fqdn(zone), owner)
-
-
-class GuardedRecordProvider(dyn.ResourceProvider):
+class GuardedRecordProvider(EngineProvider):
     """Dynamic provider of `GuardedRecordSet` (see module doc)."""
 
-    serialize_as_secret_always = False  # holds no secret: credentials come from the stack config
-
-    def __init__(self, config: BackendConfig | None = None, **fields: Any) -> None:
-        super().__init__()
-        self.config = (config or BackendConfig()).merged(BackendConfig(**fields))
-        self._runtime()
-
-    # ------------------------------------------------------------------ pickling and setup
+    RESOURCE = "GuardedRecordSet"
 
     def _runtime(self) -> None:
-        self._stack_config = BackendConfig()
-        self._credentials: dict[str, str] = {}
-        self._engine: _Engine | None = None
-        self._lock = threading.RLock()
+        super()._runtime()
         self._zone_locks: dict[str, threading.Lock] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"config": self.config}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.config = state["config"]
-        self._runtime()
-
-    def configure(self, req: dyn.ConfigureRequest) -> None:
-        """Fill unset settings from the stack configuration (the engine passes all of it)."""
-        get = req.config.get
-        endpoints = _endpoints(get("aws:endpoints"))
-        self._stack_config = BackendConfig(
-            backend=get("dns-safeguards:backend"),
-            state=get("dns-safeguards:state"),
-            endpoint_url=_first(get("dns-safeguards:endpointUrl"), endpoints.get("route53")),
-            region=get("aws:region"),
-            plan_table=get("dns-safeguards:planTable"),
-            lease_table=get("dns-safeguards:leaseTable"),
-            owner=get("dns-safeguards:owner"),
-        )
-        self._credentials = {
-            k: str(v)
-            for k, v in (
-                ("aws_access_key_id", get("aws:accessKey")),
-                ("aws_secret_access_key", get("aws:secretKey")),
-                ("aws_session_token", get("aws:token")),
-                ("profile_name", get("aws:profile")),
-            )
-            if v
-        }
-
-    def _open(self) -> _Engine:
-        with self._lock:
-            if self._engine is None:
-                self._engine = self._build(self.config.merged(self._stack_config))
-            return self._engine
-
-    def _build(self, cfg: BackendConfig) -> _Engine:
-        owner = cfg.owner or "pulumi"
-        lease_wait = float(_first(cfg.lease_wait, 900.0))
-        kind = (cfg.backend or ("aws" if cfg.endpoint_url else "embedded")).lower()
-        state = Path(cfg.state or ".dns-safeguards").expanduser()
-        if kind == "embedded":
-            from safeguards.backends.strict import StrictRoute53
-            from safeguards.stores.sqlite import SqlitePlanStore
-
-            state.mkdir(parents=True, exist_ok=True)
-            backend: Any = StrictRoute53(path=state / "route53.sqlite", insync_after=0.0)
-            store: Any = SqlitePlanStore(state / "plans.sqlite")
-            options = ApplyOptions(create_zone=True, lease_wait=lease_wait)
-        elif kind == "aws":
-            import boto3
-
-            from safeguards.backends.boto3_route53 import Boto3Route53, make_route53_client
-
-            region = cfg.region or "us-east-1"
-            session = boto3.session.Session(region_name=region, **self._credentials)
-            backend = Boto3Route53(make_route53_client(session, cfg.endpoint_url, region))
-            if cfg.plan_table:
-                from safeguards.stores.dynamodb import DynamoPlanStore, make_dynamodb_client
-
-                ddb = make_dynamodb_client(session, cfg.endpoint_url, region)
-                store = DynamoPlanStore(
-                    ddb, plan_table=cfg.plan_table, lease_table=cfg.lease_table or f"{cfg.plan_table}-leases"
-                )
-            else:
-                from safeguards.stores.sqlite import SqlitePlanStore
-
-                state.mkdir(parents=True, exist_ok=True)
-                store = SqlitePlanStore(state / "plans.sqlite")
-            # An emulator creates the zone on demand; on AWS the DnsAutomation component owns it.
-            options = ApplyOptions(create_zone=cfg.endpoint_url is not None, lease_wait=lease_wait)
-        else:
-            raise InvalidInput(f"GuardedRecordSet provider: backend must be 'embedded' or 'aws', got {kind!r}")
-        if cfg.wait_insync is False:
-            options = dataclasses.replace(options, wait_insync=False)
-        return _Engine(backend, store, options, owner, lease_wait)
 
     # ------------------------------------------------------------------ check and diff
 
@@ -220,7 +87,7 @@ class GuardedRecordProvider(dyn.ResourceProvider):
         inputs.update(normalize_inputs(news))
         if _has_unknown(inputs):
             return dyn.CheckResult(inputs, [])  # preview: validated again once the values are known
-        failures = [dyn.CheckFailure(prop, reason) for prop, reason in validate_inputs(inputs, self._owner())]
+        failures = [dyn.CheckFailure(prop, reason) for prop, reason in validate_inputs(inputs, self.owner())]
         if not failures:
             rrset = record_set(inputs)
             inputs.update(name=rrset.name, zone=fqdn(inputs["zone"]), values=list(rrset.values))
@@ -245,7 +112,7 @@ class GuardedRecordProvider(dyn.ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
         """Refresh: the record set as Route 53 holds it now (gone: empty id)."""
-        eng = self._open()
+        eng = self.engine()
         current = record_set(props)
         zone = fqdn(props["zone"])
         live = {r.key: r for r in eng.backend.list_record_sets(eng.backend.resolve_zone(zone))}
@@ -283,7 +150,7 @@ class GuardedRecordProvider(dyn.ResourceProvider):
     def _change(
         self, props: Mapping[str, Any], *, old: RecordSet | None, new: RecordSet | None, min_values: int, label: str
     ) -> ApplyResult | None:
-        eng = self._open()
+        eng = self.engine()
         zone = fqdn(str(props["zone"]))
         holder = f"{eng.owner}:{uuid.uuid4().hex[:12]}"
         with self._zone_lock(zone):
@@ -309,7 +176,7 @@ class GuardedRecordProvider(dyn.ResourceProvider):
 
     def _plan(
         self,
-        eng: _Engine,
+        eng: Engine,
         zone: str,
         props: Mapping[str, Any],
         *,
@@ -363,7 +230,9 @@ class GuardedRecordProvider(dyn.ResourceProvider):
 
         explicit = props.get("generation")
         generation = (
-            _int(explicit, 0) if explicit not in (None, "") else eng.store.allocate_generation(_key(zone, eng.owner))
+            _int(explicit, 0)
+            if explicit not in (None, "")
+            else eng.store.allocate_generation(store_key(zone, eng.owner))
         )
         document = {
             "zone": zone,
@@ -380,24 +249,24 @@ class GuardedRecordProvider(dyn.ResourceProvider):
             ) from exc
 
     @staticmethod
-    def _min_values(eng: _Engine, zone: str, fence: Any) -> dict[RecordKey, int]:
+    def _min_values(eng: Engine, zone: str, fence: Any) -> dict[RecordKey, int]:
         """min_values of the owner's other sets, from the newest stored plan of this owner."""
-        gens = sorted(eng.store.generations(_key(zone, eng.owner)), reverse=True)
+        gens = sorted(eng.store.generations(store_key(zone, eng.owner)), reverse=True)
         if fence is not None:
             gens = [g for g in gens if g <= fence.generation]
         for g in gens[:50]:
-            plan = eng.store.get_plan(_key(zone, eng.owner), g)
+            plan = eng.store.get_plan(store_key(zone, eng.owner), g)
             if plan is not None and plan.owner == eng.owner:
                 return dict(plan.min_values)
         return {}
 
-    def _acquire(self, eng: _Engine, zone: str, holder: str) -> Any:
+    def _acquire(self, eng: Engine, zone: str, holder: str) -> Any:
         """The zone's lease, waiting (with backoff) while another operation holds it."""
         deadline = time.monotonic() + eng.lease_wait
         delay = 0.05
         while True:
             try:
-                return eng.store.acquire_lease(_key(zone, eng.owner), holder, eng.options.lease_ttl)
+                return eng.store.acquire_lease(store_key(zone, eng.owner), holder, eng.options.lease_ttl)
             except LeaseLost:
                 if time.monotonic() >= deadline:
                     raise
@@ -420,7 +289,7 @@ class GuardedRecordProvider(dyn.ResourceProvider):
             checksum=result.checksum,
             outcome=result.outcome,
             change_ids=list(result.change_ids),
-            owner=self._open().owner,
+            owner=self.engine().owner,
         )
         return outs
 
@@ -552,20 +421,6 @@ def _differs(old: Any, new: Any, key: str) -> bool:
     if key in ("ttl", "weight", "generation") and isinstance(old, int | float) and isinstance(new, int | float):
         return float(old) != float(new)
     return old != new
-
-
-def _endpoints(raw: Any) -> dict[str, str]:
-    """`aws:endpoints` from the stack config (a list of mappings, possibly as JSON text)."""
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return {}
-    out: dict[str, str] = {}
-    for item in raw if isinstance(raw, list) else [raw] if isinstance(raw, Mapping) else []:
-        if isinstance(item, Mapping):
-            out.update({str(k): str(v) for k, v in item.items() if v})
-    return out
 
 
 # ---------------------------------------------------------------------- the resource

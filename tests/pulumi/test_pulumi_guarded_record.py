@@ -281,7 +281,7 @@ def test_provider_pickles_by_reference_and_loads_in_the_program_directory(tmp_pa
     import guarded_record
 
     provider = guarded_record.GuardedRecordProvider(backend="embedded", state=str(tmp_path), owner=OWNER)
-    provider._open()  # an opened engine must not be pickled
+    provider.engine()  # an opened engine must not be pickled
     blob = serialize_provider(provider)
     assert len(base64.b64decode(blob)) < 4000
     code = (
