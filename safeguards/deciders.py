@@ -7,7 +7,7 @@ needs from the plan store (verified stored plans, pins) and the guards configure
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from . import decisions as d
@@ -44,9 +44,10 @@ class Deciders:
     def apply_basis(self, zone_id: str, plan: Plan, *, adopt: bool) -> ZoneView:
         """The read an apply decides on. When this owner's fence, read now, is the finished write
         of an earlier generation of ours (done, revision 0, its own content) and the plan store
-        holds that plan under the fence's checksum, the names that plan holds are ours with its
-        content, as our verified write left them: they are not read. Only the fence and the names
-        the plan adds are read (their sets and markers: the ownership guard decides on them).
+        holds that plan under the fence's checksum, the names that plan holds and this plan changes
+        or retires are ours with its content, as our verified write left them: they are not read.
+        The fence, the names the plan adds (their sets and markers: the ownership guard decides on
+        them) and the names it keeps unchanged (drift there is seen and converged) are read.
         Every write then rests on this basis: the fence's compare-and-set, and each changed set
         DELETEd exactly as the basis holds it, so content moved since fails the batch and the
         apply decides again on a whole read. Anything else (no fence, a resume, a repair or
@@ -76,10 +77,15 @@ class Deciders:
         if known is None or known.owner != owner:
             return None
         held = {r.name for r in known.records}
-        new = sorted(plan.managed_names() - held)
-        read = p.read_names(zone_id, zone, new, owner) if new else ZoneView.empty(zone, owner)
-        wanted = set(new) | {owner_name(n) for n in new}
-        sets = [rrset, *known.records, *(marker(n, owner) for n in sorted(held))]
+        # Names the plan keeps exactly as the live plan holds them are read too: no write of
+        # theirs would notice drift (a set a person emptied or changed), and an apply converges
+        # the zone to its plan (never-empty needs their live state, as `repair` does).
+        unchanged = _same_sets(known.records, plan.records) & held
+        to_read = sorted((plan.managed_names() - held) | unchanged)
+        read = p.read_names(zone_id, zone, to_read, owner) if to_read else ZoneView.empty(zone, owner)
+        wanted = set(to_read) | {owner_name(n) for n in to_read}
+        ours = held - unchanged
+        sets = [rrset, *(r for r in known.records if r.name in ours), *(marker(n, owner) for n in sorted(ours))]
         sets += [r for r in read.sets if r.name in wanted]
         return ZoneView.of(zone, sets, owner)
 
@@ -191,3 +197,14 @@ class Deciders:
     ) -> Verdict:
         """Every guard's findings, none raised (what `plan` and `Preview` show)."""
         return judge(GuardContext(plan, observed, view.owners, diff, self.ports.options.guards, adopt), self.guards())
+
+
+def _same_sets(old: Iterable[RecordSet], new: Iterable[RecordSet]) -> set[str]:
+    """Names whose sets are exactly the same in both (every type and identifier, every field)."""
+    by_name: dict[str, set[RecordSet]] = {}
+    for r in old:
+        by_name.setdefault(r.name, set()).add(r)
+    wanted: dict[str, set[RecordSet]] = {}
+    for r in new:
+        wanted.setdefault(r.name, set()).add(r)
+    return {n for n, sets in wanted.items() if by_name.get(n) == sets}

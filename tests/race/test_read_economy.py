@@ -1,5 +1,6 @@
 """Reads at scale (issue 14, item 6): an apply over a finished generation of ours reads only its
-fence and the names the plan adds, and reads back only the names it changed (with their markers).
+fence, the names the plan adds and the names it keeps unchanged, and reads back only the names it
+changed (with their markers).
 
 What each write rests on, and what these tests pin:
 - the fence, read now, DELETEd exactly in the first batch (compare-and-set), as before;
@@ -8,6 +9,7 @@ What each write rests on, and what these tests pin:
   apply decides again on a whole read;
 - the names the plan adds: a read of those names and their markers (the ownership guard decides
   on it), as before;
+- the names the plan keeps unchanged: read, so drift there is seen and converged;
 - the markers of the names it writes: read back with them; a name whose marker no longer names
   us (taken by another owner, released by a person) fails verification and is put back.
 
@@ -60,11 +62,37 @@ def test_an_update_reads_only_its_fence_and_reads_back_only_what_changed(tmp_pat
     env.applier().apply(plan(1, many(1, 1000)))
     whole = -(-len(env.model.list_record_sets(env.zone_id)) // 300)  # pages of one whole read
     env.model.calls.clear()
+    result = env.applier().apply(plan(2, many(2, 1000)))
+    pages = env.model.calls["ListResourceRecordSets"]
+    assert result.outcome == "applied" and not env.holds(many(2, 1000))
+    # The fence (1 page) before writing, then the 1,000 changed names with their markers: one
+    # whole read's worth, where reading the zone before and after took two.
+    assert pages == 1 + whole, (pages, whole)
+
+
+def test_a_small_change_reads_the_names_it_keeps_once_and_reads_back_only_what_changed(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    env.applier().apply(plan(1, many(1, 1000)))
+    whole = -(-len(env.model.list_record_sets(env.zone_id)) // 300)
+    env.model.calls.clear()
     result = env.applier().apply(plan(2, many(2, 1000, changed=10)))
     pages = env.model.calls["ListResourceRecordSets"]
     assert result.outcome == "applied" and not env.holds(many(2, 1000, changed=10))
-    # The fence (1 page) and the 10 changed names with their markers (1 page): not the 2,000 sets.
-    assert pages == 2 < whole, (pages, whole)
+    # The fence, the 990 names kept (drift there must be seen), then the 10 changed names: not
+    # the two whole reads of before.
+    assert pages <= whole + 2 < 2 * whole, (pages, whole)
+
+
+def test_drift_at_a_name_the_plan_keeps_is_converged(tmp_path: Path) -> None:
+    """A person empties a name the next plan does not change: the apply reads it and puts the
+    plan's content back (no write of that name would have noticed)."""
+    env = Env(tmp_path)
+    env.applier().apply(plan(1, (rs("api", "192.0.2.1"), rs("www", "192.0.2.2", "192.0.2.3"))))
+    edit(env, Change("DELETE", rs("www", "192.0.2.2", "192.0.2.3")), Change("CREATE", rs("www", "192.0.2.2")))
+    new = (rs("api", "192.0.2.11"), rs("www", "192.0.2.2", "192.0.2.3"))
+    result = env.applier().apply(plan(2, new))
+    assert result.outcome == "applied"
+    assert not env.holds(new)
 
 
 def test_a_new_name_is_read_with_its_marker_and_the_ownership_guard_still_refuses(tmp_path: Path) -> None:
