@@ -324,6 +324,7 @@ class StrictRoute53:
         self._ids = itertools.count(1)
         # Per zone, how to undo its latest batch: a stale read is the zone with it undone.
         self._undo: dict[str, list[tuple[RecordKey, RecordSet | None]]] = {}
+        self._verdicts = _Verdicts()
         if self._path is not None:
             self._db = sqlite3.connect(self._path, timeout=60, isolation_level=None, check_same_thread=False)
             self._db.executescript(_SCHEMA)
@@ -517,6 +518,7 @@ class StrictRoute53:
                 copy._sorted = mz._sorted  # replaced, never mutated
                 copy._count = mz._count
                 other._zones[zone_id] = copy
+            other._verdicts = self._verdicts  # verdicts are facts about (batch, zone content): shared
             other._changes = dict(self._changes)
             other._undo = {z: list(u) for z, u in self._undo.items()}
             nxt = next(self._ids)
@@ -591,7 +593,7 @@ class StrictRoute53:
             if self._db is None:
                 mz = self._zone(zone_id)
                 undo = [(c.rrset.key, mz.get(c.rrset.key)) for c in reversed(changes)]
-                validate_batch(mz.name, mz, changes, self.quotas)
+                self._verdicts.judge(mz, changes, self.quotas)
                 _commit(mz, changes)
                 self._undo[zone_id] = undo
                 change_id = f"C{next(self._ids):012d}"
@@ -649,17 +651,115 @@ class _RulesView:
         return self.tx.count()
 
 
+class _RecordingView(_RulesView):
+    """`_RulesView` that records every read and its answer, so that a verdict can be reused
+    while every read would answer the same (the rules are a pure function of what they read)."""
+
+    def __init__(self, tx: _Tx) -> None:
+        super().__init__(tx)
+        self.reads: list[tuple[int, Any, Any]] = []
+
+    def get(self, key: RecordKey) -> RRSet | None:
+        found = self.tx.get(key)
+        self.reads.append((0, key, found))
+        return None if found is None else _to_rules(found)
+
+    def at_name(self, name: str) -> list[RRSet]:
+        sets = self.tx.at_name(name)
+        self.reads.append((1, name, sets))
+        return [_to_rules(r) for r in sets]
+
+    def count(self) -> int:
+        n = self.tx.count()
+        self.reads.append((2, None, n))
+        return n
+
+
+def _reads_hold(tx: _Tx, reads: Sequence[tuple[int, Any, Any]]) -> bool:
+    for kind, arg, answer in reads:
+        if kind == 0:
+            now: Any = tx.get(arg)
+            if now is not answer and now != answer:
+                return False
+        elif kind == 1:
+            if tx.at_name(arg) != answer:
+                return False
+        elif tx.count() != answer:
+            return False
+    return True
+
+
+class _Verdicts:
+    """Verdicts of `validate_batch` on in-memory zones, reused exactly: a verdict is kept with
+    every read the rules made (a set by key, the sets at a name, the count) and its answer; it
+    applies again to the same batch, zone and quotas while each of those reads answers the same,
+    because the rules decide on nothing else. Harnesses that replay the same batches on the
+    same zone contents thousands of times (the race explorer) skip re-judging them."""
+
+    LIMIT = 20_000
+    PER_BATCH = 16
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[Any, ...], list[tuple[list[tuple[int, Any, Any]], Any]]] = {}
+
+    def judge(self, mz: _MemoryZone, changes: Sequence[Change], quotas: Quotas) -> None:
+        try:
+            key = (mz.name, tuple(changes), quotas)
+            hash(key)
+        except TypeError:  # an unhashable field: judge without memory
+            validate_batch(mz.name, mz, changes, quotas)
+            return
+        with self._lock:
+            known = self._seen.get(key)
+            for reads, verdict in known or ():
+                if _reads_hold(mz, reads):
+                    if verdict is not None:
+                        raise _rejected(verdict)
+                    return
+        view = _RecordingView(mz)
+        verdict = None
+        try:
+            _validate(mz.name, view, changes, quotas)
+        except BatchRejected as exc:
+            verdict = (exc.message, exc.problems, getattr(exc, "code", "InvalidChangeBatch"))
+        with self._lock:
+            if len(self._seen) >= self.LIMIT:
+                self._seen.clear()
+            entries = self._seen.setdefault(key, [])
+            if len(entries) < self.PER_BATCH:
+                entries.append((view.reads, verdict))
+        if verdict is not None:
+            raise _rejected(verdict)
+
+
+def _rejected(verdict: tuple[str, tuple[str, ...], str]) -> BatchRejected:
+    message, problems, code = verdict
+    rejected = BatchRejected(message, problems=problems)
+    rejected.code = code  # type: ignore[attr-defined]
+    return rejected
+
+
 def validate_batch(zone: str, tx: _Tx, changes: Sequence[Change], quotas: Quotas | None = None) -> None:
     """Raise `BatchRejected` (`.code` InvalidInput or InvalidChangeBatch) listing every problem
     unless Route 53 would accept the whole batch against the current sets in `tx`."""
+    _validate(zone, _RulesView(tx), changes, quotas)
+
+
+def _validate(zone: str, view: _RulesView, changes: Sequence[Change], quotas: Quotas | None) -> None:
+    """`validate_batch` reading the zone through `view`."""
     try:
         wire = [{"Action": c.action, "ResourceRecordSet": record_set_to_wire(c.rrset)} for c in changes]
     except InvalidInput as exc:  # a malformed alias value: Route 53 never sees such a request
         rejected = BatchRejected(f"InvalidInput: {exc}", problems=[str(exc)])
         rejected.code = "InvalidInput"  # type: ignore[attr-defined]
         raise rejected from None
+    _judge(zone, view, wire, quotas)
+
+
+def _judge(zone: str, view: _RulesView, wire: list[dict[str, Any]], quotas: Quotas | None) -> None:
     try:
-        judge_batch(zone, _RulesView(tx), wire, quotas or Quotas())
+        judge_batch(zone, view, wire, quotas or Quotas())
     except Route53Error as exc:
         rejected = BatchRejected(f"{exc.code}: {exc.message}", problems=exc.problems)
         rejected.code = exc.code  # type: ignore[attr-defined]

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import multiprocessing
 import os
 import random
+import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import scheduler as scheduler_module
 from .invariants import InvariantChecker, Violation
 from .scheduler import (
     FAULTS,
@@ -135,6 +138,7 @@ class RunResult:
     redundant: bool = False
     outcomes: dict[str, str | None] = field(default_factory=dict)
     state: str = ""
+    fired: dict[str, int] = field(default_factory=dict)
 
 
 #: The bootstrapped world of each scope, forked for every schedule (see `fresh_world`).
@@ -206,7 +210,18 @@ def run_schedule(scope: Scope, policy: Policy, *, observe: Any = None, state: bo
         redundant,
         {a: sched.outcome(a) for a in sched.actors},
         end,
+        _fired(sched.trace),
     )
+
+
+def _fired(trace: Sequence[TraceEntry]) -> dict[str, int]:
+    """Faults that took effect in a run, per kind (a model fault armed for a step that made no
+    matching call did nothing and is not counted)."""
+    fired: dict[str, int] = {}
+    for e in trace:
+        if e.fault is not None and e.fired:
+            fired[e.fault] = fired.get(e.fault, 0) + 1
+    return fired
 
 
 def fingerprint(world: World) -> str:
@@ -262,6 +277,8 @@ class ExploreResult:
     complete: bool = False
     workers: int = 1
     states: set[str] | None = None
+    faults_fired: dict[str, int] = field(default_factory=dict)
+    start: int = 0
 
     @property
     def rate(self) -> float:
@@ -280,6 +297,8 @@ class ExploreResult:
             if self.states is not None:
                 self.states.add(run.state)
         self.steps += run.steps
+        for kind, n in run.fired.items():
+            self.faults_fired[kind] = self.faults_fired.get(kind, 0) + n
         if run.violations:
             self.violating += 1
             self.violations += len(run.violations)
@@ -296,6 +315,8 @@ class ExploreResult:
         self.violations += other.violations
         for k, n in other.by_invariant.items():
             self.by_invariant[k] = self.by_invariant.get(k, 0) + n
+        for k, n in other.faults_fired.items():
+            self.faults_fired[k] = self.faults_fired.get(k, 0) + n
         self.failures += other.failures[: max(0, keep - len(self.failures))]
         if self.states is not None and other.states is not None:
             self.states |= other.states
@@ -305,10 +326,12 @@ class ExploreResult:
         pruned = f" (+{self.pruned} pruned as equivalent)" if self.mode == "exhaustive" else ""
         done = " (complete)" if self.complete else ""
         broken = ", ".join(f"{k}={n}" for k, n in sorted(self.by_invariant.items())) or "none"
+        fired = ", ".join(f"{k}={self.faults_fired[k]}" for k in FAULTS if k in self.faults_fired) or "none"
+        span = f" (#{self.start}..#{self.start + self.schedules - 1})" if self.mode == "random" and self.start else ""
         return (
-            f"{self.mode}{done} {what}: {self.schedules} schedules{pruned}, {self.steps} steps, "
-            f"{self.violating} violating ({broken}), {self.elapsed:.1f} s, {self.rate:.0f} schedules/s"
-            f" on {self.workers} worker(s)"
+            f"{self.mode}{done} {what}: {self.schedules} schedules{span}{pruned}, {self.steps} steps, "
+            f"{self.violating} violating ({broken}), faults fired: {fired}; {self.elapsed:.1f} s, "
+            f"{self.rate:.0f} schedules/s on {self.workers} worker(s)"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -322,6 +345,8 @@ class ExploreResult:
             "violating": self.violating,
             "violations": self.violations,
             "by_invariant": self.by_invariant,
+            "faults_fired": self.faults_fired,
+            "start": self.start,
             "elapsed": self.elapsed,
             "schedules_per_second": self.rate,
             "complete": self.complete,
@@ -534,6 +559,15 @@ def _random_chunk(
     return result
 
 
+def _random_task(args: tuple[Any, ...]) -> ExploreResult:
+    return _random_chunk(*args)
+
+
+#: Called after each finished chunk of a random exploration: (the counts so far, the index of the
+#: first schedule not yet counted; every schedule before it is counted).
+Progress = Callable[[ExploreResult, int], None]
+
+
 def explore_random(
     scope: Scope,
     *,
@@ -545,43 +579,47 @@ def explore_random(
     workers: int = 1,
     stop_on_violation: bool = False,
     collect_states: bool = False,
+    start: int = 0,
+    progress: Progress | None = None,
+    chunk: int | None = None,
 ) -> ExploreResult:
-    """`schedules` random schedules: at each step a uniformly random actor, carrying with
-    probability `fault_rate` a random fault from `faults`. Schedule i of seed s is seeded with
-    ``f"{s}/{i}"``, so any one can be rerun alone. `workers` > 1 splits the work over processes."""
+    """`schedules` random schedules, numbered from `start`: at each step a uniformly random
+    actor, carrying with probability `fault_rate` a random fault from `faults`. Schedule i of
+    seed s is seeded with ``f"{s}/{i}"``, so any one can be rerun alone and a run cut short is
+    resumed with `start` = the first schedule it did not count. The work goes in chunks of
+    consecutive schedules (to `workers` processes when > 1); `progress` is called after each, in
+    order. A `KeyboardInterrupt` stops the workers; the counts of the finished prefix are what
+    `progress` last saw."""
     faults = tuple(faults)
-    start = time.perf_counter()
-    if workers <= 1:
-        result = _random_chunk(
-            scope, seed, range(schedules), faults, fault_rate, max_faults, stop_on_violation, None, collect_states
-        )
-    else:
-        cpus = _cpus()
-        chunks = [range(w, schedules, workers) for w in range(workers)]
+    t0 = time.perf_counter()
+    workers = max(1, workers)
+    if chunk is None:
+        chunk = max(50, min(2000, schedules // (workers * 8) or 1))
+    ranges = [range(i, min(i + chunk, start + schedules)) for i in range(start, start + schedules, chunk)]
+    tasks = [
+        (scope, seed, r, faults, fault_rate, max_faults, stop_on_violation, None, collect_states) for r in ranges
+    ]
+    result = ExploreResult("random", scope, faults, states=set() if collect_states else None, start=start)
+    result.workers = workers
+
+    def parts() -> Iterator[ExploreResult]:
+        if workers == 1:
+            yield from map(_random_task, tasks)
+            return
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(workers) as pool:
-            parts = pool.starmap(
-                _random_chunk,
-                [
-                    (
-                        scope,
-                        seed,
-                        chunk,
-                        faults,
-                        fault_rate,
-                        max_faults,
-                        stop_on_violation,
-                        cpus[w % len(cpus)],
-                        collect_states,
-                    )
-                    for w, chunk in enumerate(chunks)
-                ],
-            )
-        result = ExploreResult("random", scope, faults, states=set() if collect_states else None)
-        for part in parts:
-            result.merge(part)
-    result.elapsed = time.perf_counter() - start
-    result.workers = max(1, workers)
+            yield from pool.imap(_random_task, tasks)
+
+    done = start
+    for task, part in zip(tasks, parts(), strict=False):
+        result.merge(part)
+        done = task[2].stop
+        result.elapsed = time.perf_counter() - t0
+        if progress is not None:
+            progress(result, done)
+        if stop_on_violation and part.violating:
+            break
+    result.elapsed = time.perf_counter() - t0
     return result
 
 
@@ -595,9 +633,10 @@ def _cpus() -> list[int | None]:
 
 @contextlib.contextmanager
 def _pinned(cpu: int | None = None) -> Iterator[None]:
-    """Run on one CPU (the first allowed one by default): actor threads inherit it, and baton
-    hand-offs between threads on one core avoid cross-core wake-ups. Restored afterwards."""
-    if not hasattr(os, "sched_setaffinity"):
+    """With the thread engine, run on one CPU (the first allowed one by default): actor threads
+    inherit it, and baton hand-offs between threads on one core avoid cross-core wake-ups.
+    Restored afterwards. Greenlets hand off within one thread: nothing to pin."""
+    if not hasattr(os, "sched_setaffinity") or scheduler_module.DEFAULT_ENGINE != "thread":
         yield
         return
     before = os.sched_getaffinity(0)
@@ -634,11 +673,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--exhaustive", action="store_true", help="depth-first over every schedule")
     p.add_argument("--max-faults", type=int, default=1, help="faults per schedule (exhaustive)")
     p.add_argument("--schedules", type=int, default=1000, help="random schedules")
+    p.add_argument("--start", type=int, default=0, help="number of the first random schedule (to resume a run)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--faults", default=",".join(FAULTS), help="comma-separated, or 'none'")
     p.add_argument("--fault-rate", type=float, default=0.1)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--replay", help="comma-separated schedule to run again")
+    p.add_argument("--progress", type=float, default=5.0, help="seconds between progress lines (0: none)")
+    p.add_argument("--json", help="write the counts as JSON to this file")
     args = p.parse_args(argv)
     scope = Scope(
         args.kind,
@@ -661,17 +703,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(run.violations)} violation(s); outcomes: {run.outcomes}")
         return 1 if run.violations else 0
     if args.exhaustive:
-        result = explore_exhaustive(scope, faults=faults, max_faults=args.max_faults)
+        result = explore_exhaustive(scope, faults=faults, max_faults=args.max_faults, workers=args.workers)
     else:
-        result = explore_random(
-            scope,
-            schedules=args.schedules,
-            seed=args.seed,
-            faults=faults,
-            fault_rate=args.fault_rate,
-            workers=args.workers,
-        )
+        got = _random_cli(args, scope, faults, argv)
+        if got is None:
+            return 130
+        result = got
     print(result.summary())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(result.to_dict(), fh, indent=2)
     if result.first_failure:
         print(result.first_failure)
         print(
@@ -682,6 +723,87 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"--replay {','.join(result.first_failure.schedule)}"
         )
     return 1 if result.violating else 0
+
+
+def _random_cli(args: argparse.Namespace, scope: Scope, faults: tuple[str, ...], argv: Any) -> ExploreResult | None:
+    """The random mode of the command line: progress lines on stderr, and on an interrupt
+    (Ctrl-C, SIGTERM) the counts of the finished prefix and the command that resumes the run."""
+    end = args.start + args.schedules
+    last: list[Any] = [None, args.start, 0.0]  # counts so far, first schedule not counted, last print
+
+    def show(partial: ExploreResult, done: int) -> None:
+        last[0], last[1] = partial, done
+        now = time.perf_counter()
+        if args.progress <= 0 or (now - last[2] < args.progress and done < end):
+            return
+        last[2] = now
+        n = done - args.start
+        rate = n / partial.elapsed if partial.elapsed > 0 else 0.0
+        eta = (end - done) / rate if rate > 0 else 0.0
+        fired = " ".join(f"{k}={partial.faults_fired.get(k, 0)}" for k in faults)
+        print(
+            f"  {done - args.start:>11,}/{args.schedules:,} schedules ({100 * n / max(1, args.schedules):5.1f}%), "
+            f"{rate:,.0f}/s, ETA {_duration(eta)}, {partial.violating} violating; fired: {fired}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return explore_random(
+            scope,
+            schedules=args.schedules,
+            seed=args.seed,
+            faults=faults,
+            fault_rate=args.fault_rate,
+            workers=args.workers,
+            start=args.start,
+            progress=show,
+        )
+    except KeyboardInterrupt:
+        partial, done = last[0], last[1]
+        if partial is not None:
+            print(f"interrupted; counted so far: {partial.summary()}")
+        words = list(sys.argv[1:] if argv is None else argv)
+        words = _without(words, "--start", "--schedules")
+        print(
+            f"resume with: python -m safeguards.testing.explore {' '.join(words)} "
+            f"--start {done} --schedules {end - done}"
+        )
+        return None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _without(words: list[str], *options: str) -> list[str]:
+    """`words` without the given options and their values (``--x v`` or ``--x=v``)."""
+    out: list[str] = []
+    skip = False
+    for w in words:
+        if skip:
+            skip = False
+            continue
+        if w in options:
+            skip = True
+            continue
+        if any(w.startswith(o + "=") for o in options):
+            continue
+        out.append(w)
+    return out
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
 
 
 if __name__ == "__main__":

@@ -465,6 +465,12 @@ class ObservedBackend:
     def list_record_sets(self, zone_id: str) -> list[RecordSet]:
         return self._model.list_record_sets(zone_id)
 
+    def list_record_sets_page(
+        self, zone_id: str, start: tuple[str, str | None, str | None] | None = None, max_items: int = 300
+    ) -> tuple[list[RecordSet], tuple[str, str | None, str | None] | None]:
+        """Ranged reads (`RangedListing`), so the enactors under test read as they do on Route 53."""
+        return self._model.list_record_sets_page(zone_id, start, max_items)
+
     def get_change(self, change_id: str) -> ChangeInfo:
         return self._model.get_change(change_id)
 

@@ -337,27 +337,34 @@ class ActorContext:
 
 
 class _Guarded:
-    __slots__ = ("_access", "_ctx", "_name", "_obj")
+    __slots__ = ("_access", "_ctx", "_methods", "_name", "_obj")
 
     def __init__(self, obj: Any, ctx: ActorContext, name: str | None, access: AccessTable) -> None:
         object.__setattr__(self, "_obj", obj)
         object.__setattr__(self, "_ctx", ctx)
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_access", access)
+        object.__setattr__(self, "_methods", {})
 
     def __getattr__(self, attr: str) -> Any:
         value = getattr(self._obj, attr)
         if not callable(value):
             return value
+        known = self._methods.get(attr)
+        if known is not None and known[0] == value:  # the same bound method: its wrapper again
+            return known[1]
         ctx = self._ctx
+        sched = ctx._scheduler
         touched = None if self._name is None else self._access.get(attr, ((self._name, "w"),))
 
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            ctx._ensure_alive()
+            if ctx.dead or sched._aborting:
+                ctx._ensure_alive()
             if touched is not None:
-                ctx._scheduler._footprint.update(touched)
+                sched._footprint.update(touched)
             return value(*args, **kwargs)
 
+        self._methods[attr] = (value, guarded)
         return guarded
 
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 MODEL_ACCESS: AccessTable = {
     "resolve_zone": (("zone", "r"),),
     "list_record_sets": (("zone", "r"),),
+    "list_record_sets_page": (("zone", "r"),),
     "change_record_sets": (("zone", "w"), ("clock", "r")),
     "get_change": (("zone", "r"), ("clock", "r")),
     "snapshot": (("zone", "r"),),
