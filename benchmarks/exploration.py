@@ -4,7 +4,9 @@
 Three measurements on the default scope (guarded: 2 enactors x 1 round, 2 plans, 2 names):
 seeded random schedules with every fault kind on one worker, the exhaustive depth-first search
 (sleep-set pruned schedules count, as the harness counts them), and random on every CPU. Each
-run is time-boxed to a few seconds, so a loaded machine gives fewer schedules, not a longer run.
+run is time-boxed to a few seconds, so a loaded machine gives fewer schedules, not a longer run;
+each figure also gives the CPU seconds it used (workers included), so schedules per CPU second
+compare across loads.
 When the harness is not there, the figures say "not available".
 """
 
@@ -74,10 +76,18 @@ def on_idlest_cpu() -> Iterator[int | None]:
         os.sched_setaffinity(0, before)
 
 
-def _figure(name: str, result: Any, note: str = "") -> Figure:
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (worker pools) so far."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _figure(name: str, result: Any, note: str = "", cpu: float | None = None) -> Figure:
     rate = result.rate
     per_step = result.elapsed / result.steps * 1e6 if result.steps else 0.0
     total = result.schedules + result.pruned
+    if cpu:
+        note += f"; {cpu:.2f} CPU s, {total / cpu:,.0f} schedules per CPU second"
     return Figure(
         name,
         rate,
@@ -132,22 +142,31 @@ def run(quick: bool = False) -> BenchResult:
         return total
 
     with on_idlest_cpu() as cpu:
+        c0 = _cpu_seconds()
         rnd = random_for(budget, seed=2)
+        rnd_cpu = _cpu_seconds() - c0
         # The exhaustive search cannot be resumed: size its limit from a short first run.
         cal = explore_exhaustive(scope, faults=(), limit=CHUNK)
         per_schedule = cal.elapsed / max(1, cal.schedules)  # pruned schedules' time included
         # Later schedules backtrack deeper and prune more than the first ones: aim at half the budget.
+        c0 = _cpu_seconds()
         exh = explore_exhaustive(scope, faults=(), limit=max(CHUNK, int(budget / 2 / max(per_schedule, 1e-6))))
+        exh_cpu = _cpu_seconds() - c0
     where = f" (on CPU {cpu}, the idlest)" if cpu is not None else ""
-    res.figures.append(_figure(f"random, all faults, 1 worker{where}", rnd))
+    res.figures.append(_figure(f"random, all faults, 1 worker{where}", rnd, cpu=rnd_cpu))
     stop = "; complete" if exh.complete else "; stopped at its limit"
-    res.figures.append(_figure(f"exhaustive (sleep sets), no faults, 1 worker{where}", exh, stop))
+    res.figures.append(_figure(f"exhaustive (sleep sets), no faults, 1 worker{where}", exh, stop, cpu=exh_cpu))
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if cpus > 1 and not quick:
         # One call (worker processes start once), sized from the single-worker rate.
+        c0 = _cpu_seconds()
         par = explore_random(scope, schedules=int(rnd.rate * budget * cpus), seed=3, faults=FAULTS, workers=cpus)
-        res.figures.append(_figure(f"random, all faults, {cpus} workers", par, " (process start-up included)"))
+        par_cpu = _cpu_seconds() - c0
+        scaling = f"; {par.rate / rnd.rate:.2f}x the 1-worker rate" if rnd.rate else ""
+        res.figures.append(
+            _figure(f"random, all faults, {cpus} workers", par, f" (process start-up included){scaling}", cpu=par_cpu)
+        )
     res.details = {
         "scope": {k: getattr(scope, k) for k in ("kind", "enactors", "plans", "names", "rounds")},
         "random": rnd.to_dict(),

@@ -136,6 +136,8 @@ def test_ci_sized_random_exploration_with_faults() -> None:
         print(result.summary())
         assert result.schedules == n
         assert result.violating == 0, result.first_failure
+        if n >= 1000:  # every kind of fault took effect, many times
+            assert all(result.faults_fired.get(f, 0) >= n // 1000 for f in FAULTS), result.faults_fired
         total += result.schedules
         elapsed += result.elapsed
     print(f"CI-sized random run: {total:.0f} schedules in {elapsed:.0f} s, {total / elapsed:.0f} schedules/s")
