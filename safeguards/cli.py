@@ -321,8 +321,9 @@ def _fail(
 ) -> None:
     """Print the error (one line, then one per further problem; --json: one object) and exit.
     `listed`: the problems for --json when they differ from the lines printed."""
-    message = redact(message)
-    problems = [redact(p) for p in problems]
+    message = redact(_cut(message))
+    problems = [redact(_cut(p)) for p in problems]
+    listed = None if listed is None else [_cut(p) for p in listed]
     # A single problem the message already states is not repeated: the error stays one line.
     extra = [] if len(problems) == 1 and problems[0] in message else [p for p in problems if p != message]
     if as_json:
@@ -333,6 +334,15 @@ def _fail(
         for p in extra:
             err.print(f"  [red]-[/] {_esc(p)}")
     raise typer.Exit(code)
+
+
+#: Characters of one error line at most, cut before anything else formats it (the library cuts
+#: quoted input already; this keeps any message from costing more than its first line).
+ERROR_LINE_CHARS = 2000
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= ERROR_LINE_CHARS else f"{text[:ERROR_LINE_CHARS]}...({len(text):,} characters)"
 
 
 def _esc(text: str) -> str:
@@ -459,7 +469,9 @@ def plan(
     circuit = applier.store.state(p.zone)
     circuit_error = _circuit_error(p.zone, circuit)
     if as_json:
-        doc = preview.to_dict()
+        # Without --all, at most PLAN_LINES changes of each kind, with the counts (a summary).
+        everything = len(preview.diff.creates) + len(preview.diff.updates) + len(preview.diff.deletes)
+        doc = preview.to_dict(limit=everything if show_all else PLAN_LINES)
         doc["zone_missing"] = zone_error.message if zone_error else None
         doc["circuit"] = {
             "open": bool(circuit.circuit_open),

@@ -109,7 +109,7 @@ def _compute_diff(desired: Sequence[RecordSet], observed: dict[RecordKey, Record
     # Which desired sets differ from what was observed, decided in C for all of them at once:
     # `old != new` as the dataclass compares (same class, every field), a missing set never equal.
     news = list(want.values())
-    olds = list(map(observed.get, want, itertools.repeat(_ABSENT)))
+    olds: list[Any] = list(map(observed.get, want, itertools.repeat(_ABSENT)))
     differs = list(map(operator.ne, map(_IDENTITY, olds), map(_IDENTITY, news)))
     for i in itertools.compress(range(len(news)), differs):
         old, new = olds[i], news[i]

@@ -45,7 +45,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -67,6 +67,7 @@ from .records import (
     relative,
 )
 from .values import check_name, hostname, name_octets, normalize_value
+from .values import shown as _shown
 
 DEFAULT_OWNER = "dns-safeguards"
 
@@ -189,11 +190,24 @@ class _Entry:
     policy: str = "simple"
 
 
+#: Characters of a name or type quoted in a record's label or a problem: messages never grow with input.
+_LABEL_CHARS = 400
+#: Characters of one problem line at most (a safety net: every quoted input is cut before it is formatted).
+MAX_PROBLEM_CHARS = 1000
+#: A value longer than this as written is refused before it is normalized: no canonical form of
+#: it fits Route 53's 4,000 characters per value.
+MAX_RAW_VALUE_CHARS = 4 * 4000 + 64
+
+
+def _clip(text: str, limit: int = _LABEL_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text):,} characters)"
+
+
 def _kind(value: object) -> str:
     """How a value of the wrong type is shown: `bool True`, `list [...]`, `nothing`."""
     if value is None:
         return "nothing"
-    text = repr(value)
+    text = _shown(value, 40)
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:40] + '...'}"
 
 
@@ -207,9 +221,9 @@ def _unknown_keys(data: Mapping[Any, Any], known: Sequence[str]) -> list[str]:
     for key in data:
         if key in known:
             continue
-        hint = difflib.get_close_matches(str(key), known, n=1)
-        suffix = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(known)})"
-        out.append(f"unknown key {key!r}{suffix}")
+        hint = difflib.get_close_matches(key, known, n=1) if isinstance(key, str) and len(key) <= 40 else None
+        suffix = f" (did you mean {_shown(hint[0])}?)" if hint else f" (known: {', '.join(known)})"
+        out.append(f"unknown key {_shown(key)}{suffix}")
     return out
 
 
@@ -244,16 +258,16 @@ def _candidate(raw: str, zone: str) -> str:
 def _resolve_name(raw: object, zone: str | None) -> tuple[str | None, str, str | None]:
     """(canonical name or None, how to show it, problem or None) for a plan name."""
     if not isinstance(raw, str) or not raw.strip():
-        return None, repr(raw), f"name must be a non-empty string, got {_kind(raw)} (quote it in YAML)"
+        return None, _shown(raw), f"name must be a non-empty string, got {_kind(raw)} (quote it in YAML)"
     if zone is None:  # the zone is bad: the name cannot be placed, the zone's problem says why
-        return None, repr(raw), None
+        return None, _shown(raw), None
     name = _candidate(raw, zone)
     if not in_zone(name, zone):
-        return None, name, f"name {name} is outside the zone {zone}"
+        return None, _clip(name), f"name {_clip(name)} is outside the zone {zone}"
     try:
         check_name(name, wildcard=True)
     except ValueError as e:
-        return None, name, str(e)
+        return None, _clip(name), str(e)
     if is_reserved(name):
         return None, name, f"name {name} is reserved for dns-safeguards' own records (_dnssg*)"
     octets = name_octets(name)
@@ -289,7 +303,7 @@ def _parse_record(index: int, raw: object, zone: str | None, problems: list[str]
     elif raw_type.strip().upper() == _NOT_MANAGEABLE:
         own.append("SOA records are managed by Route 53, not by plans")
     elif raw_type.strip().upper() not in SUPPORTED_TYPES:
-        own.append(f"unsupported type {raw_type!r} (supported: {', '.join(SUPPORTED_TYPES)})")
+        own.append(f"unsupported type {_shown(raw_type)} (supported: {', '.join(SUPPORTED_TYPES)})")
     else:
         rtype = raw_type.strip().upper()
 
@@ -297,7 +311,7 @@ def _parse_record(index: int, raw: object, zone: str | None, problems: list[str]
     if set_id is not None and (not isinstance(set_id, str) or not 1 <= len(set_id) <= MAX_SET_IDENTIFIER):
         own.append(f"set_identifier must be a string of 1..{MAX_SET_IDENTIFIER} characters, got {_kind(set_id)}")
         set_id = None
-    shown_type = rtype or (raw_type if isinstance(raw_type, str) else "?")
+    shown_type = rtype or (_clip(raw_type, 40) if isinstance(raw_type, str) else "?")
     label = f"{where} ({shown} {shown_type}" + (f", set {set_id}" if set_id is not None else "") + ")"
 
     own.extend(_unknown_keys(raw, _RECORD_KEYS))
@@ -362,7 +376,7 @@ def _pairs(raw: object, keys: Mapping[str, str], what: str, own: list[str]) -> t
     for key, value in raw.items():
         field_name = keys.get(str(key), str(key) if str(key) in wire_names else None)
         if field_name is None:
-            own.append(f"{what}: unknown key {key!r} (known: {', '.join(keys)})")
+            own.append(f"{what}: unknown key {_shown(key)} (known: {', '.join(keys)})")
         elif isinstance(value, bool) or not isinstance(value, str | int | float) or str(value) == "":
             own.append(f"{what}.{key} must be a string or number, got {_kind(value)}")
         else:
@@ -395,7 +409,7 @@ def _parse_routing(raw: Mapping[str, Any], own: list[str]) -> dict[str, Any]:
             own.append("geoproximity needs exactly one of region, local_zone_group or latitude+longitude")
         bias = dict(gp or ()).get("Bias")
         if bias is not None and not (re.fullmatch(r"-?\d{1,2}", bias)):
-            own.append(f"geoproximity.bias must be an integer in -99..99, got {bias!r}")
+            own.append(f"geoproximity.bias must be an integer in -99..99, got {_shown(bias)}")
         out["geoproximity"] = gp
     if "multivalue" in raw:
         if raw["multivalue"] is True:
@@ -424,7 +438,7 @@ def _parse_alias(raw: object, own: list[str]) -> str | None:
     extra = [k for k in raw if k not in ("zone_id", "dns_name", "evaluate_target_health")]
     zone_id, dns_name = raw.get("zone_id"), raw.get("dns_name")
     evaluate = raw.get("evaluate_target_health", False)
-    problems = [f"alias: unknown key {k!r}" for k in extra]
+    problems = [f"alias: unknown key {_shown(k)}" for k in extra]
     if not (isinstance(zone_id, str) and re.fullmatch(r"[A-Z0-9]{1,32}", zone_id)):
         problems.append(f"alias.zone_id must be a hosted zone id such as Z2FDTNDATAQYW2, got {_kind(zone_id)}")
     if not isinstance(evaluate, bool):
@@ -462,6 +476,10 @@ def _parse_values(raw: object, rtype: str | None, present: bool, own: list[str])
     bad = False
     seen: dict[str, list[int]] = {}
     for j, value in enumerate(raw):
+        if isinstance(value, str) and len(value) > MAX_RAW_VALUE_CHARS:  # refused before it is read through
+            own.append(f"a value of {len(value):,} characters: Route 53 allows at most {MAX_VALUE_CHARS} per value")
+            bad = True
+            continue
         try:
             canon = normalize_value(rtype, value)
         except ValueError as e:
@@ -820,6 +838,7 @@ def _parse_plan(data: object, source: str, consume: bool = False) -> Plan:
 
     if problems:
         problems.sort(key=_problem_order)
+        problems = [_clip(p, MAX_PROBLEM_CHARS) for p in problems]
         raise PlanInvalid(f"{source}: {len(problems)} problem(s): {problems[0]}", problems=problems)
     assert zone is not None and isinstance(generation, int)  # no problems: both parsed
     # The dataclass order (a tuple of every field), without a Python __lt__ call per comparison.
@@ -955,22 +974,54 @@ _StrictLoader = planfile.StrictLoader
 _no_duplicate_keys = planfile._no_duplicate_keys
 
 
-def load_plan(path: str | os.PathLike[str]) -> Plan:
+_DEPTH_NOTE = "the parsers stop near 1,000 levels; a plan needs 5"
+
+
+def load_plan(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Plan:
     """Read and validate the plan file at `path`: JSON for `.json`, YAML otherwise (YAML also
-    reads JSON). Any problem, from a missing file to a bad value, raises `PlanInvalid`."""
+    reads JSON). Any problem, from a missing file to a bad value, raises `PlanInvalid`.
+
+    Input is bounded: a file larger than `max_bytes` (default `planfile.max_plan_bytes()`: 32 MiB,
+    or `DNSSG_MAX_PLAN_BYTES`) is refused before it is read, YAML aliases that expand too far
+    (an alias bomb) or refer to themselves are refused before the document is built, and so is
+    nesting deeper than the parsers go (about 1,000 levels; a plan needs 5)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        _file_problem(p, f"cannot read: not UTF-8 text (byte {e.start})")
+        limit = planfile.max_plan_bytes() if max_bytes is None else max_bytes
+    except ValueError as e:
+        raise PlanInvalid(f"{p}: {e}", problems=[f"{p}: {e}"]) from None
+    try:
+        raw = planfile.read_bounded(p, limit)
+    except planfile.PlanTooLarge as e:
+        size = f"{e.size:,} bytes is" if e.size is not None else "the input is"
+        _file_problem(
+            p,
+            f"{size} more than the plan-file limit of {limit:,} bytes "
+            f"(set {planfile.MAX_PLAN_BYTES_ENV} to change it)",
+        )
     except OSError as e:  # missing, a directory, no permission: strerror says which
         _file_problem(p, f"cannot read: {e.strerror or e}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        _file_problem(p, f"cannot read: not UTF-8 text (byte {e.start})")
+    del raw
+    if "\r" in text:  # universal newlines, as reading in text mode would
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     with planfile.gc_paused():
-        data = _decode(p, text)
+        try:
+            data = _decode(p, text)
+        except RecursionError:
+            _file_problem(p, f"nested too deeply to be a plan ({_DEPTH_NOTE})")
+        except planfile.AliasBomb as e:
+            _file_problem(p, f"YAML alias expansion refused: {e}")
         del text  # the document is all that is needed now
         if data is None:
             _file_problem(p, "is empty")
-        return _parse_plan(data, str(p), consume=True)
+        try:
+            return _parse_plan(data, str(p), consume=True)
+        except RecursionError:
+            _file_problem(p, f"nested too deeply to be a plan ({_DEPTH_NOTE})")
 
 
 def _decode(p: Path, text: str) -> Any:
@@ -988,12 +1039,14 @@ def _decode(p: Path, text: str) -> Any:
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            if "nesting depth" in str(e.problem or e.context):  # libyaml's own limit (1,000 levels)
+                _file_problem(p, f"nested too deeply to be a plan{where} ({_DEPTH_NOTE})")
             _file_problem(p, f"invalid YAML{where}: {e.problem or e.context}")
         except yaml.YAMLError as e:
             _file_problem(p, f"invalid YAML: {e}")
     return data
 
 
-def _file_problem(path: Path, what: str) -> Any:
-    problem = f"{path}: {what}"
+def _file_problem(path: Path, what: str) -> NoReturn:
+    problem = _clip(f"{path}: {_clip(what, MAX_PROBLEM_CHARS)}", 2 * MAX_PROBLEM_CHARS)
     raise PlanInvalid(problem, problems=[problem])

@@ -14,6 +14,12 @@ libyaml, for YAML) and by the strict Python parsers (`json` with a duplicate-key
   documents, goes to PyYAML. A plan of names, types, TTLs, addresses and quoted text has none.
 
 Each function returns the decoded document or raises the strict parser's own exception.
+
+Input is bounded before anything grows with it: a plan file larger than `max_plan_bytes()`
+(default 32 MiB, `DNSSG_MAX_PLAN_BYTES` overrides) is refused before it is read; YAML aliases may
+expand the document by at most `MAX_ALIAS_NODES` nodes (an alias bomb is refused before it is
+constructed; an alias that refers to itself too); nesting is bounded by every parser (Python's
+recursion limit for json, msgspec and PyYAML's constructor, libyaml's and ryaml's own limits).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import contextlib
 import gc
 import itertools
 import json
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -43,6 +50,56 @@ try:  # pragma: no cover
 except ImportError:  # pragma: no cover
     _yaml_loads = None
 
+
+
+#: The largest plan file read, in bytes, unless `DNSSG_MAX_PLAN_BYTES` says otherwise: 32 MiB holds
+#: about 350,000 record sets in JSON (a 100,000-set plan is 9 MB), far beyond Route 53's default
+#: quota of 10,000 records per zone.
+DEFAULT_MAX_PLAN_BYTES = 32 * 1024 * 1024
+MAX_PLAN_BYTES_ENV = "DNSSG_MAX_PLAN_BYTES"
+#: Nodes YAML aliases may add to a document once expanded (a plan sharing one values list among
+#: 100,000 sets adds a few hundred thousand): a "billion laughs" adds 10**9.
+MAX_ALIAS_NODES = 1_000_000
+
+
+class PlanTooLarge(ValueError):
+    """The plan file is larger than the limit; `size` says how large, when known (a pipe)."""
+
+    def __init__(self, size: int | None, limit: int) -> None:
+        super().__init__(f"{size} > {limit}")
+        self.size = size
+        self.limit = limit
+
+
+class AliasBomb(ValueError):
+    """YAML aliases that expand beyond `MAX_ALIAS_NODES`, or that refer to themselves."""
+
+
+def max_plan_bytes() -> int:
+    """The plan-file size limit in bytes: `DNSSG_MAX_PLAN_BYTES` (a positive integer) or the default.
+
+    Raises ValueError naming the variable when it is set to anything else."""
+    raw = os.environ.get(MAX_PLAN_BYTES_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_PLAN_BYTES
+    text = raw.strip().replace("_", "").replace(",", "")
+    if not text.isdigit() or len(text) > 18 or int(text) < 1:
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise ValueError(f"{MAX_PLAN_BYTES_ENV}={shown!r} is not a number of bytes (a positive integer)")
+    return int(text)
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of the file at `path`, refused (`PlanTooLarge`) when there are more than `limit`:
+    a regular file by its size before reading, anything else (a pipe) after `limit` + 1 bytes."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limit:
+            raise PlanTooLarge(size, limit)
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise PlanTooLarge(None, limit)
+    return data
 
 
 @contextlib.contextmanager
@@ -120,9 +177,66 @@ class StrictLoader(_SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+    #: Whether the document may hold aliases (it has an '&': an alias needs an anchor).
+    may_alias = True
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        if self.may_alias:
+            check_expansion(node)
+        return super().construct_document(node)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def check_expansion(root: yaml.Node, limit: int = MAX_ALIAS_NODES) -> None:
+    """Raise AliasBomb when the composed document, its aliases expanded, has more than `limit` nodes
+    beyond its own, or when an alias refers to a node that contains it (a recursive document).
+
+    The composed graph shares each anchored node among its aliases, so this walk (iterative,
+    each node once) costs the document as written, never as expanded."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        key = id(node)
+        if closing:
+            open_nodes.discard(key)
+            total = 1 + sum(sizes[id(c)] for c in _children(node))
+            if total > limit + len(sizes) + 1:
+                raise AliasBomb(f"aliases expand the document beyond {limit:,} more nodes than it holds")
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise AliasBomb("an alias refers to itself (a recursive document)")
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_nodes:
+                raise AliasBomb("an alias refers to itself (a recursive document)")
+            if id(child) not in sizes:
+                stack.append((child, False))
+    if sizes.get(id(root), 0) > limit + len(sizes):
+        raise AliasBomb(f"aliases expand the document beyond {limit:,} more nodes than it holds")
+
+
 def strict_yaml(text: str) -> Any:
-    """The reference: PyYAML's safe loader refusing duplicate keys (raises yaml.YAMLError)."""
-    return yaml.load(text, Loader=StrictLoader)  # a SafeLoader subclass: as safe as safe_load
+    """The reference: PyYAML's safe loader refusing duplicate keys (raises yaml.YAMLError), and
+    alias bombs (AliasBomb) before anything is constructed."""
+    loader = StrictLoader(text)  # a SafeLoader subclass: as safe as safe_load
+    loader.may_alias = "&" in text
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 #: Constructs left to PyYAML wherever they appear (even inside quoted strings: a false alarm
@@ -142,10 +256,20 @@ _RISKY_TOKEN = re.compile(
 )
 
 
+#: The first character that cannot be part of a risky plain token (see `_RISKY_TOKEN`).
+_TOKEN_END = re.compile(r"[^0-9a-z_:.+=-]")
+
+
 def yaml_is_plain(text: str) -> bool:
     """True when ryaml and PyYAML provably read `text` alike (see the module doc)."""
-    low = " " + text.lower()
-    return not any(s in low for s in _RISKY_TEXT) and _RISKY_TOKEN.search(low) is None
+    low = text.lower()
+    if any(s in low for s in _RISKY_TEXT) or _RISKY_TOKEN.search(low) is not None:
+        return False
+    # A token at the very start has no character before it: check it as if after a space
+    # (without copying the whole text: a plan can be 30 MB).
+    end = _TOKEN_END.search(low)
+    head = low[: end.end() if end else len(low)]
+    return _RISKY_TOKEN.search(" " + head) is None
 
 
 #: `records:` alone on its line at the top level: a block sequence follows.
@@ -204,9 +328,25 @@ def _fast_yaml(text: str) -> Any:
     return top
 
 
+#: Flow nesting ([ and {) beyond which ryaml is not asked: it refuses beyond 128 levels anyway,
+#: and its time grows with the square of the depth (100,000 levels of `{a: ` took minutes).
+MAX_FAST_FLOW_DEPTH = 64
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def flow_depth(text: str) -> int:
+    """An upper bound of the flow nesting depth of `text` (brackets in quoted text count too),
+    in C-level passes: 15 ms for a 100,000-set plan."""
+    if text.count("[") + text.count("{") <= MAX_FAST_FLOW_DEPTH:
+        return text.count("[") + text.count("{")
+    brackets = text.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)
+    return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
+
+
 def load_yaml(text: str) -> Any:
     """`strict_yaml(text)`, through ryaml when the result is provably the same."""
-    if _yaml_loads is None or not yaml_is_plain(text):
+    if _yaml_loads is None or not yaml_is_plain(text) or flow_depth(text) > MAX_FAST_FLOW_DEPTH:
         return strict_yaml(text)
     try:
         return _fast_yaml(text)

@@ -72,24 +72,32 @@ class Preview:
         """The first reason `apply` would stop, if any."""
         return self.stale or self.refusal
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, limit: int | None = None) -> dict[str, Any]:
+        """The preview as JSON-friendly data. With `limit`, each list of changes holds at most its
+        first `limit` entries and `counts` says how many there are (`plan --json` without `--all`:
+        a summary a person can read, not 100,000 entries)."""
         d = self.diff
         refusal = self.refusal
-        return {
+        creates, updates, deletes = d.creates[:limit], d.updates[:limit], d.deletes[:limit]  # [:None]: all
+        out = {
             "zone": self.plan.zone,
             "generation": self.plan.generation,
             "checksum": self.plan.checksum,
             "live_generation": self.live.generation if self.live else None,
             "live_revision": self.live.rev if self.live else None,
-            "creates": [r.to_dict() for r in d.creates],
-            "updates": [{"from": o.to_dict(), "to": n.to_dict()} for o, n in d.updates],
-            "deletes": [r.to_dict() for r in d.deletes],
+            "creates": [r.to_dict() for r in creates],
+            "updates": [{"from": o.to_dict(), "to": n.to_dict()} for o, n in updates],
+            "deletes": [r.to_dict() for r in deletes],
             "unchanged": d.unchanged,
             "stale": str(self.stale) if self.stale else None,
             "refused": list(refusal.problems) if refusal else [],
             "guards": self.verdict.to_dict(),
             "other_owners": self.other_owners,
         }
+        if limit is not None:
+            out["counts"] = {"creates": len(d.creates), "updates": len(d.updates), "deletes": len(d.deletes)}
+            out["truncated"] = any(len(x) > limit for x in (d.creates, d.updates, d.deletes))
+        return out
 
 
 @dataclass(frozen=True)

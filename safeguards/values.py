@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import reprlib
 from collections.abc import Callable
 
 from .records import MAX_LABEL_OCTETS, MAX_NAME_OCTETS
@@ -30,6 +31,25 @@ _PLAIN_NAME = re.compile(r"(?:[a-z0-9_-]{1,63}\.)+")
 # --------------------------------------------------------------------------- names
 
 
+
+#: Characters of input an error message quotes at most: a message never grows with the input.
+SHOWN_CHARS = 80
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = SHOWN_CHARS
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict, _REPR.maxset = 3, 6, 6, 6, 6
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """`repr(value)` for an error message, cut to about `limit` characters before it is built
+    (a 20 MB string or a deeply nested list is never formatted whole); short values unchanged."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= limit else f"{value[:limit]!r}...({len(value):,} characters)"
+    try:
+        return _REPR.repr(value)
+    except Exception:  # an int beyond str()'s digit limit, a failing __repr__
+        return f"<{type(value).__name__}>"
+
+
 def name_octets(name: str) -> int:
     """Length of canonical FQDN `name` on the wire: a length octet per label, plus the root."""
     if name.isascii() and name.endswith(".") and name != "." and ".." not in name:
@@ -44,22 +64,22 @@ def check_name(name: str, *, wildcard: bool = False, what: str = "name") -> None
     With `wildcard`, a leftmost label of exactly `*` is allowed.
     """
     if not name.isascii():
-        raise ValueError(f"{what} {name!r} is not ASCII (use the punycode form, xn--...)")
+        raise ValueError(f"{what} {shown(name)} is not ASCII (use the punycode form, xn--...)")
     if _PLAIN_NAME.fullmatch(name) and len(name) + 1 <= MAX_NAME_OCTETS:
         return  # the common case in one regex; the slow path below explains any problem
     labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
     if name in ("", ".") or any(label == "" for label in labels):
-        raise ValueError(f"{what} {name!r} has an empty label")
+        raise ValueError(f"{what} {shown(name)} has an empty label")
     for i, label in enumerate(labels):
         if len(label) > MAX_LABEL_OCTETS:
             raise ValueError(
-                f"{what} {name!r}: label {label[:20]!r}... is {len(label)} octets (max {MAX_LABEL_OCTETS})"
+                f"{what} {shown(name)}: label {label[:20]!r}... is {len(label)} octets (max {MAX_LABEL_OCTETS})"
             )
         if label == "*" and wildcard and i == 0:
             continue
         if not _LABEL.fullmatch(label):
             bad = sorted({c for c in label if not _LABEL.fullmatch(c)})
-            raise ValueError(f"{what} {name!r}: label {label!r} has invalid character(s) {''.join(bad)!r}")
+            raise ValueError(f"{what} {shown(name)}: label {shown(label)} has invalid character(s) {''.join(bad)!r}")
     octets = name_octets(name)
     if octets > MAX_NAME_OCTETS:
         raise ValueError(f"{what} {name[:40]!r}... is {octets} octets on the wire (max {MAX_NAME_OCTETS})")
@@ -72,7 +92,7 @@ def hostname(value: str) -> str:
         raise ValueError("empty host name")
     host = text.lower().rstrip(".") + "."
     if text.endswith("..") or host == ".":
-        raise ValueError(f"bad host name {text!r}")
+        raise ValueError(f"bad host name {shown(text)}")
     check_name(host, what="host name")
     return host
 
@@ -90,7 +110,7 @@ def ipv4(value: str) -> str:
     try:
         return str(ipaddress.IPv4Address(value.strip()))
     except ValueError:
-        raise ValueError(f"bad IPv4 address {value!r}") from None
+        raise ValueError(f"bad IPv4 address {shown(value)}") from None
 
 
 def ipv6(value: str) -> str:
@@ -101,7 +121,7 @@ def ipv6(value: str) -> str:
             raise ValueError(text)
         return compress_ipv6(int(ipaddress.IPv6Address(text)))
     except ValueError:
-        raise ValueError(f"bad IPv6 address {value!r}") from None
+        raise ValueError(f"bad IPv6 address {shown(value)}") from None
 
 
 def compress_ipv6(number: int) -> str:
@@ -206,7 +226,7 @@ def txt(value: str) -> str:
 
 def _uint(field: str, text: str, maximum: int) -> int:
     if not _UINT.fullmatch(text) or int(text) > maximum:
-        raise ValueError(f"{field} {text!r} is not an integer in 0..{maximum}")
+        raise ValueError(f"{field} {shown(text)} is not an integer in 0..{maximum}")
     return int(text)
 
 
@@ -219,7 +239,7 @@ def mx(value: str) -> str:
     """`PRIORITY HOST`, priority 0..65535."""
     parts = value.split()
     if len(parts) != 2:
-        raise ValueError(f"MX value {value!r} must be 'PRIORITY HOST'")
+        raise ValueError(f"MX value {shown(value)} must be 'PRIORITY HOST'")
     return f"{_uint('MX priority', parts[0], 65535)} {_target(parts[1])}"
 
 
@@ -227,7 +247,7 @@ def srv(value: str) -> str:
     """`PRIORITY WEIGHT PORT TARGET`, the numbers 0..65535."""
     parts = value.split()
     if len(parts) != 4:
-        raise ValueError(f"SRV value {value!r} must be 'PRIORITY WEIGHT PORT TARGET'")
+        raise ValueError(f"SRV value {shown(value)} must be 'PRIORITY WEIGHT PORT TARGET'")
     prio, weight, port = (
         _uint(field, text, 65535)
         for field, text in zip(("SRV priority", "SRV weight", "SRV port"), parts[:3], strict=True)
@@ -239,16 +259,16 @@ def caa(value: str) -> str:
     """`FLAGS TAG "VALUE"`: flags 0..255, tag one of issue/issuewild/iodef; VALUE quoted on output."""
     parts = value.strip().split(maxsplit=2)
     if len(parts) != 3:
-        raise ValueError(f"CAA value {value!r} must be 'FLAGS TAG \"VALUE\"'")
+        raise ValueError(f"CAA value {shown(value)} must be 'FLAGS TAG \"VALUE\"'")
     flags = _uint("CAA flags", parts[0], 255)
     tag = parts[1].lower()
     if tag not in CAA_TAGS:
-        raise ValueError(f"CAA tag {parts[1]!r} is not one of {', '.join(CAA_TAGS)}")
+        raise ValueError(f"CAA tag {shown(parts[1])} is not one of {', '.join(CAA_TAGS)}")
     rest = parts[2].strip()
     if rest.startswith('"'):
         pieces = _parse_quoted(rest)
         if len(pieces) != 1:
-            raise ValueError(f"CAA value {value!r} must have exactly one quoted string")
+            raise ValueError(f"CAA value {shown(value)} must have exactly one quoted string")
         data = pieces[0]
     else:
         data = rest.encode()
@@ -279,7 +299,7 @@ def normalize_value(rtype: str, value: object) -> str:
     """
     normalizer = NORMALIZERS.get(rtype)
     if normalizer is None:
-        raise ValueError(f"unsupported type {rtype!r}")
+        raise ValueError(f"unsupported type {shown(rtype)}")
     if not isinstance(value, str):
-        raise ValueError(f"value {value!r} is a {type(value).__name__}, not a string (quote it)")
+        raise ValueError(f"value {shown(value)} is a {type(value).__name__}, not a string (quote it)")
     return normalizer(value)
