@@ -345,26 +345,12 @@ class DnsAutomation(pulumi.ComponentResource):
             tags=tags("enactor"),
             opts=child,
         )
-        document = pulumi.Output.all(self.zone_arn, plan_table.arn, lease_table.arn, _partition(self)).apply(
-            lambda a: json.dumps(
-                enactor_policy_document(
-                    zone=zone_fqdn,
-                    zone_arn=a[0],
-                    plan_table_arn=a[1],
-                    lease_table_arn=a[2],
-                    managed_names=list(args.managed_names),
-                    record_types=list(args.record_types),
-                    name_patterns=list(args.managed_name_patterns),
-                    partition=a[3],
-                    owner=args.owner,
-                ),
-                sort_keys=True,
-            )
-        )
-        policy = aws.iam.Policy(
+        policy = least_privilege_policy(
             f"{name}-enactor",
+            args,
+            zone=zone_fqdn,
+            arns=(self.zone_arn, plan_table.arn, lease_table.arn, _partition(self)),
             description=f"dns-safeguards enactor for {zone_fqdn} (least privilege)",
-            policy=document,
             tags=tags("enactor"),
             opts=child,
         )
@@ -384,6 +370,38 @@ class DnsAutomation(pulumi.ComponentResource):
                 "enactor_policy_arn": self.enactor_policy_arn,
             }
         )
+
+
+def least_privilege_policy(
+    resource_name: str,
+    args: Any,
+    *,
+    zone: str,
+    arns: tuple[pulumi.Input[str], pulumi.Input[str], pulumi.Input[str], pulumi.Input[str]],
+    description: str,
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.iam.Policy:
+    """The enactors' IAM policy (`enactor_policy_document`) for `args`' managed names, record types,
+    name patterns and owner; `arns` are the zone's, the plan table's, the lease table's and the
+    partition, as outputs."""
+    document = pulumi.Output.all(*arns).apply(
+        lambda a: json.dumps(
+            enactor_policy_document(
+                zone=zone,
+                zone_arn=a[0],
+                plan_table_arn=a[1],
+                lease_table_arn=a[2],
+                managed_names=list(args.managed_names),
+                record_types=list(args.record_types),
+                name_patterns=list(args.managed_name_patterns),
+                partition=a[3],
+                owner=args.owner,
+            ),
+            sort_keys=True,
+        )
+    )
+    return aws.iam.Policy(resource_name, description=description, policy=document, tags=dict(tags), opts=opts)
 
 
 def _partition(parent: pulumi.Resource) -> pulumi.Output[str]:

@@ -34,7 +34,7 @@ try:  # as `infra.enactor` (tests, other programs) or as `enactor` (the Pulumi p
         ROLE_TAG,
         absolute_name,
         assume_role_document,
-        enactor_policy_document,
+        least_privilege_policy,
         managed_name_patterns,
     )
 except ImportError:  # pragma: no cover - the Pulumi program's own directory is on sys.path
@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover - the Pulumi program's own directory is 
         ROLE_TAG,
         absolute_name,
         assume_role_document,
-        enactor_policy_document,
+        least_privilege_policy,
         managed_name_patterns,
     )
 from safeguards.plan import DEFAULT_OWNER
@@ -173,26 +173,12 @@ class EnactorDeployment(pulumi.ComponentResource):
             opts=child,
         )
         zone_arn = pulumi.Output.concat("arn:", partition, ":route53:::hostedzone/", args.zone_id)
-        document = pulumi.Output.all(zone_arn, plan_table_arn, lease_table_arn, partition).apply(
-            lambda a: json.dumps(
-                enactor_policy_document(
-                    zone=zone_fqdn,
-                    zone_arn=a[0],
-                    plan_table_arn=a[1],
-                    lease_table_arn=a[2],
-                    managed_names=list(args.managed_names),
-                    record_types=list(args.record_types),
-                    name_patterns=list(args.managed_name_patterns),
-                    partition=a[3],
-                    owner=args.owner,
-                ),
-                sort_keys=True,
-            )
-        )
-        policy = aws.iam.Policy(
+        policy = least_privilege_policy(
             f"{name}-task",
+            args,
+            zone=zone_fqdn,
+            arns=(zone_arn, plan_table_arn, lease_table_arn, partition),
             description=f"dns-safeguards enactors of {zone_fqdn} (least privilege)",
-            policy=document,
             tags=tags("enactor"),
             opts=child,
         )
