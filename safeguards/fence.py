@@ -24,11 +24,13 @@ from __future__ import annotations
 import itertools
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .errors import InvalidInput
 from .plan import DEFAULT_OWNER
+from .planfile import gc_paused
 from .records import (
     FENCE_LABEL,
     OWNER_LABEL,
@@ -197,6 +199,9 @@ def marker(name: str, owner: str) -> RecordSet:
 
 
 _NAME = operator.attrgetter("name")
+_TYPE = operator.attrgetter("type")
+_VALUES = operator.attrgetter("values")
+_FIRST = operator.itemgetter(0)
 
 
 def _marker_owner(value: str) -> str | None:
@@ -207,24 +212,23 @@ def _marker_owner(value: str) -> str | None:
 
 def marker_owners(observed: Iterable[RecordSet]) -> dict[str, str]:
     """Managed name → owner, read from the ownership markers among `observed`."""
-    owners: dict[str, str] = {}
     prefix = owner_name("")
     cut = len(prefix)
     sets = observed if isinstance(observed, (list, tuple)) else list(observed)
-    # Markers picked out in C by their name; each distinct value parsed once (a zone's markers
-    # nearly all say the same thing).
-    starts = map(str.startswith, map(_NAME, sets), itertools.repeat(prefix))
-    parsed: dict[str, str | None] = {}
-    for r in itertools.compress(sets, starts):
-        if r.type == "TXT" and len(r.values) == 1:
-            value = r.values[0]
-            try:
-                owner = parsed[value]
-            except KeyError:
-                owner = parsed[value] = _marker_owner(value)
-            if owner is not None:
-                owners[r.name[cut:]] = owner
-    return owners
+    # Markers picked out in C by their name, then TXT sets of one value; each distinct value
+    # parsed once (a zone's markers nearly all say the same thing). The last marker of a name
+    # naming an owner wins, at the place of the first, as a loop assigning in order would have it.
+    markers = list(itertools.compress(sets, map(str.startswith, map(_NAME, sets), itertools.repeat(prefix))))
+    txt = list(itertools.compress(markers, map(operator.eq, map(_TYPE, markers), itertools.repeat("TXT"))))
+    single = list(itertools.compress(txt, map((1).__eq__, map(len, map(_VALUES, txt)))))
+    values: list[str] = list(map(_FIRST, map(_VALUES, single)))
+    parsed = {value: _marker_owner(value) for value in dict.fromkeys(values)}
+    found: list[Any] = list(map(parsed.__getitem__, values))
+    names: Iterator[Any] = map(operator.getitem, map(_NAME, single), itertools.repeat(slice(cut, None)))
+    if None not in parsed.values():
+        return dict(zip(names, found, strict=True))
+    keep = list(map(operator.is_not, found, itertools.repeat(None)))
+    return dict(zip(itertools.compress(names, keep), itertools.compress(found, keep), strict=True))
 
 
 @dataclass(frozen=True)
@@ -243,10 +247,11 @@ class ZoneView:
     @classmethod
     def of(cls, zone: str, sets: Iterable[RecordSet], owner: str = DEFAULT_OWNER) -> ZoneView:
         """The view of `sets` as read from `zone`, for decisions of `owner`."""
-        sets = tuple(sets)
-        rrset = find_fence(sets, zone, owner)
-        by_key = dict(zip(map(record_key, sets), sets, strict=True))
-        return cls(zone, sets, rrset, parse_fence(rrset), marker_owners(sets), by_key, owner)
+        with gc_paused():  # a key tuple per set, a dict and the owners: acyclic, see planfile.gc_paused
+            sets = tuple(sets)
+            rrset = find_fence(sets, zone, owner)
+            by_key = dict(zip(map(record_key, sets), sets, strict=True))
+            return cls(zone, sets, rrset, parse_fence(rrset), marker_owners(sets), by_key, owner)
 
     @classmethod
     def empty(cls, zone: str, owner: str = DEFAULT_OWNER) -> ZoneView:
@@ -276,14 +281,20 @@ class ZoneView:
 
     def governed(self, names: Iterable[str]) -> dict[RecordKey, RecordSet]:
         """Observed sets at `names` (never the fence, markers or the apex NS/SOA)."""
+        with gc_paused():
+            return self._governed(names)
+
+    def _governed(self, names: Iterable[str]) -> dict[RecordKey, RecordSet]:
         wanted = set(names)
         listed = list(wanted)
         wanted.difference_update(itertools.compress(listed, map(str.startswith, listed, itertools.repeat(OWNER_LABEL))))
-        # The sets at wanted names, picked out and keyed in C, in the order read.
-        hits = list(itertools.compress(self.sets, map(wanted.__contains__, map(_NAME, self.sets))))
-        out = dict(zip(map(record_key, hits), hits, strict=True))
+        # The sets at wanted names, picked out in C, in the order read: `by_key` is `sets` keyed
+        # (built so by `of`), so its own key tuples are reused rather than made again.
+        sets = self.by_key.values()
+        picked = list(map(wanted.__contains__, map(_NAME, sets)))
+        out = dict(zip(itertools.compress(self.by_key.keys(), picked), itertools.compress(sets, picked), strict=True))
         if self.zone in wanted:
-            for r in hits:
+            for r in list(out.values()):
                 if r.name == self.zone and self.is_apex_ns(r):
                     out.pop(r.key, None)
         return out

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 from .diff import Diff, apply_diff
 from .errors import GuardRefused
 from .plan import Plan
+from .planfile import gc_paused
 from .records import ALIAS_PREFIX, RecordKey, RecordSet, record_key
 
 # C-level getters: the guards look at every governed set (100,000s) and should not pay a Python
@@ -343,8 +344,9 @@ class Verdict:
 
 
 def judge(ctx: GuardContext, guards: Sequence[Guard] = DEFAULT_GUARDS) -> Verdict:
-    """Run every guard on `ctx`."""
-    return Verdict(tuple(Finding(g.name, g.forceable, tuple(g.check(ctx))) for g in guards))
+    """Run every guard on `ctx` (the cyclic collector paused meanwhile: see `planfile.gc_paused`)."""
+    with gc_paused():
+        return Verdict(tuple(Finding(g.name, g.forceable, tuple(g.check(ctx))) for g in guards))
 
 
 def check_all(

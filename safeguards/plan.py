@@ -841,9 +841,13 @@ def _parse_plan(data: object, source: str, consume: bool = False) -> Plan:
         problems = [_clip(p, MAX_PROBLEM_CHARS) for p in problems]
         raise PlanInvalid(f"{source}: {len(problems)} problem(s): {problems[0]}", problems=problems)
     assert zone is not None and isinstance(generation, int)  # no problems: both parsed
-    # The dataclass order (a tuple of every field), without a Python __lt__ call per comparison.
+    # The dataclass order (a tuple of every field), without a Python __lt__ call per comparison;
+    # when no two sets share a name, the name alone decides it (no tuple per set).
     records = tuple(
-        sorted([*(r for _, r in fast_sets), *(e.rrset for e in entries if e.rrset is not None)], key=_ORDER)
+        sorted(
+            [*(r for _, r in fast_sets), *(e.rrset for e in entries if e.rrset is not None)],
+            key=_NAME if len(record_names) == len(entries) + len(fast_sets) else _ORDER,
+        )
     )
     plan = Plan(
         zone=zone,
