@@ -107,11 +107,19 @@ class Plan:
 
     def canonical(self) -> dict[str, Any]:
         """The canonical form hashed by `checksum` (generation excluded: content only)."""
+        # The records of a plan from `parse_plan` are in order already. A set without routing fields (most)
+        # gets the four keys `to_dict` gives it, built at once.
+        records = self.records if self.__dict__.get("_sorted") else sorted(self.records, key=_ORDER)
+        mins = self.min_values
         return {
             "zone": self.zone,
             "owner": self.owner,
             "records": [
-                {**r.to_dict(), "min_values": self.min_for(r.key)} for r in sorted(self.records, key=_ORDER)
+                {"name": r.name, "type": r.type, "ttl": r.ttl, "values": list(r.values),
+                 "min_values": mins.get(r.key, 1) if mins else 1}
+                if _ROUTING(r) == _NO_ROUTING
+                else {**r.to_dict(), "min_values": self.min_for(r.key)}
+                for r in records
             ],
             "retire": sorted(self.retire),
             "canary": sorted(self.canary),
@@ -120,7 +128,8 @@ class Plan:
     @functools.cached_property
     def checksum(self) -> str:
         """SHA-256 of the canonical content, hex (computed once: a plan is immutable)."""
-        return content_checksum(self.canonical())
+        with planfile.gc_paused():  # a mapping per set, all gone once hashed
+            return content_checksum(self.canonical())
 
     def to_json(self) -> str:
         """Serialized form for plan stores: canonical content plus generation and checksum."""
@@ -530,6 +539,9 @@ def _parse_names(raw: object, key: str, zone: str | None, problems: list[str]) -
 
 
 _ORDER = operator.attrgetter(*(f.name for f in dataclasses.fields(RecordSet)))
+#: The fields of a `RecordSet` beyond name, type, ttl and values (all None: a simple set).
+_ROUTING = operator.attrgetter(*(f.name for f in dataclasses.fields(RecordSet)[4:]))
+_NO_ROUTING = (None,) * (len(dataclasses.fields(RecordSet)) - 4)
 _NAME = operator.attrgetter("name")
 _FAST_TYPES = frozenset(SUPPORTED_TYPES)
 #: A relative name in canonical form: lower-case labels, no trailing dot, not "@", no wildcard,
@@ -860,8 +872,10 @@ def _parse_plan(data: object, source: str, consume: bool = False) -> Plan:
         declared_checksum=declared,
         signature=signature,
     )
-    # Not a field: a marker that this exact object passed validation (a copy or edit loses it).
+    # Not fields: markers that this exact object passed validation and holds its records in
+    # order (a copy or edit loses them).
     object.__setattr__(plan, "_validated", True)
+    object.__setattr__(plan, "_sorted", True)
     return plan
 
 

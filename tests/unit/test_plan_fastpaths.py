@@ -217,3 +217,39 @@ def test_records_sorted_as_the_dataclass_orders_them() -> None:
     for subset in (records, records[::2], records[1::2]):
         plan = parse_plan({"zone": "example.", "generation": 1, "records": subset})
         assert list(plan.records) == sorted(plan.records)
+
+
+def test_canonical_form_equals_the_generic_one() -> None:
+    """`Plan.canonical` builds simple sets' mappings directly and skips sorting a parsed plan's
+    records: the same mapping (and checksum) as `to_dict` over sorted records gives."""
+    import dataclasses
+
+    from safeguards.plan import Plan, content_checksum, parse_plan
+
+    doc = {
+        "zone": "example.",
+        "generation": 2,
+        "records": [
+            {"name": "b", "type": "A", "ttl": 300, "values": ["1.2.3.4"]},
+            {"name": "a", "type": "A", "ttl": 60, "values": ["1.2.3.5", "1.2.3.4"], "min_values": 2},
+            {"name": "w", "type": "A", "ttl": 60, "values": ["1.2.3.4"], "set_identifier": "x", "weight": 0},
+            {"name": "w", "type": "A", "ttl": 60, "values": ["1.2.3.5"], "set_identifier": "y", "weight": 5},
+            {"name": "f", "type": "A", "ttl": 60, "values": ["1.2.3.5"], "set_identifier": "p", "failover": "PRIMARY"},
+            {"name": "f", "type": "A", "ttl": 60, "values": ["1.2.3.6"], "set_identifier": "s",
+             "failover": "SECONDARY", "health_check_id": "hc-1"},
+        ],
+        "retire": ["old"],
+    }
+    parsed = parse_plan(doc)
+    built = Plan(parsed.zone, parsed.generation, tuple(reversed(parsed.records)), parsed.retire, parsed.min_values)
+    for plan in (parsed, built, dataclasses.replace(parsed, records=tuple(reversed(parsed.records)))):
+        records = sorted(plan.records, key=lambda r: tuple(getattr(r, f.name) for f in dataclasses.fields(r)))
+        want = {
+            "zone": plan.zone,
+            "owner": plan.owner,
+            "records": [{**r.to_dict(), "min_values": plan.min_for(r.key)} for r in records],
+            "retire": sorted(plan.retire),
+            "canary": sorted(plan.canary),
+        }
+        assert plan.canonical() == want
+        assert plan.checksum == content_checksum(want)
