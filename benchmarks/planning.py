@@ -8,7 +8,9 @@ Every measurement runs in its own subprocess so that its peak RSS (`ru_maxrss`) 
 the files, runs the children and turns their output into figures.
 
 Ours is measured from JSON and from YAML through the shipped loaders (`safeguards.planfile`:
-msgspec and ryaml, with json and PyYAML deciding every error and every ambiguous document), and
+msgspec for JSON; for YAML, records in the simple block style read directly (checked against
+PyYAML's own resolvers), else ryaml; json and PyYAML deciding every error and every ambiguous
+document), and
 from YAML through the reference loader alone (PyYAML on libyaml, `yaml.CSafeLoader`, with the same
 duplicate-key check: what the shipped loader falls back to). octoDNS reads YAML only. The CLI
 (`dns-safeguards plan` into a new zone, text and `--json`) is measured as a whole process,
@@ -446,7 +448,7 @@ def _figures(
             ours_json,
             f"; best of runs, first {ours_json['first_total']:.2f} s wall; {ours_json['batches']} batches",
         ),
-        ("ours, YAML plan (shipped loader: ryaml, PyYAML for errors)", ours_yaml, ""),
+        ("ours, YAML plan (shipped loader: block-style reader or ryaml, PyYAML for errors)", ours_yaml, ""),
         (
             "ours, YAML plan via the reference loader alone",
             ours_cyaml,

@@ -585,12 +585,13 @@ class _FastRecords:
     Anything else returns None and goes through `_parse_record`, which explains every problem;
     for a record accepted here `_parse_record` finds no problem and builds the same set."""
 
-    __slots__ = ("max_len", "zone", "zone_bare", "zone_suffix")
+    __slots__ = ("dot_zone", "max_len", "zone", "zone_bare", "zone_suffix")
 
     def __init__(self, zone: str) -> None:
         self.zone = zone
         self.zone_bare = zone[:-1]
         self.zone_suffix = "." + zone[:-1]
+        self.dot_zone = "." + zone
         # name = raw + "." + zone; its marker _dnssg.<name> must fit: len(name) + 1 + prefix <= max.
         self.max_len = MAX_NAME_OCTETS - OWNER_PREFIX_OCTETS - 2 - len(zone)
 
@@ -641,9 +642,11 @@ class _FastRecords:
                     return None
         except (TypeError, ValueError):  # a value that is not a string, or not valid: the slow path says why
             return None
-        if len(canon) > 1 and len(set(canon)) != len(canon):
+        if len(canon) == 1:
+            return (name + self.dot_zone, rtype, ttl, tuple(canon))
+        if len(set(canon)) != len(canon):
             return None
-        return (name + "." + self.zone, rtype, ttl, tuple(sorted(canon)))
+        return (name + self.dot_zone, rtype, ttl, tuple(sorted(canon)))
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(RecordSet))
