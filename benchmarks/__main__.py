@@ -68,8 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.markdown:
-        with open(args.markdown, encoding="utf-8") as fh:
-            print(to_markdown(json.load(fh)))
+        try:
+            with open(args.markdown, encoding="utf-8") as fh:
+                report = json.load(fh)
+        except (OSError, ValueError) as exc:  # a missing or unreadable report is the user's input
+            parser.error(f"--markdown {args.markdown}: not a saved report ({exc.__class__.__name__}: {exc})")
+        print(to_markdown(report))
         return 0
     head = header(argv, args.quick)
     registry = _registry()
