@@ -50,14 +50,13 @@ from safeguards import (
     plan_to_document,
 )
 
-try:  # as `infra.guarded_plan` (tests, other programs) or by plain name (the Pulumi program in infra/)
-    from infra.provider_engine import Engine, EngineProvider, store_key
-except ImportError:  # pragma: no cover - the Pulumi program's own directory is on sys.path
-    from provider_engine import (  # type: ignore[no-redef,import-not-found]
-        Engine,
-        EngineProvider,
-        store_key,
-    )
+# The sibling module is imported the way this one was: as `infra.provider_engine` when this is
+# `infra.guarded_plan` (tests, other programs), by plain name when this is `guarded_plan` (the Pulumi program,
+# whose directory is on sys.path), so a pickled provider names modules its process can import.
+if __package__:
+    from .provider_engine import Engine, EngineProvider, store_key
+else:  # pragma: no cover - the Pulumi program's own directory is on sys.path
+    from provider_engine import Engine, EngineProvider, store_key  # type: ignore[import-not-found,no-redef]
 
 TYPE_TOKEN = "pulumi-python:dynamic/dns-safeguards:GuardedPlan"
 

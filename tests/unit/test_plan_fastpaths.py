@@ -140,7 +140,9 @@ def test_gc_paused_promotes_and_respects_a_programs_freeze() -> None:
         frozen = gc.get_freeze_count()
         with planfile.gc_paused():
             pass
-        assert gc.get_freeze_count() == frozen  # the program's freeze is kept
+        # The program's freeze is kept (an unfreeze would empty it); objects of other threads (xdist's
+        # execnet) may still be freed meanwhile, so not an exact count.
+        assert gc.get_freeze_count() > frozen // 2 > 0
     finally:
         gc.unfreeze()
     gc.disable()
