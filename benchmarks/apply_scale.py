@@ -9,7 +9,8 @@ retry with full-jitter backoff). Compared with two floors the token bucket allow
   10/s after the burst, then 60 s, then the calls after it (GetChange + read-back) likewise;
   the goal (≤ 1.1x) is about pacing: retries and backoff must not waste the rate limit;
 - for the minimum work: the fewest change batches the limits allow, 60 s, one GetChange and a
-  read-back of just the changed sets (300 per page): what any verified apply must spend.
+  read-back of just the changed sets (300 per page): what any verified apply must spend; the
+  goal (≤ 1.3x) is about reads: only what a decision or the verification needs.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ SIZE = 100_000
 QUICK_SIZE = 2_000
 RATE, BURST = 10.0, 50
 GOAL_RATIO = 1.1
+#: Issue 14, item 6: an apply of 100,000 changes within 1.3x the floor of the minimum work.
+GOAL_MIN_WORK = 1.3
 
 
 def _bucket_seconds(calls: int) -> float:
@@ -164,9 +167,10 @@ def run(quick: bool = False) -> BenchResult:
             "virtual time vs floor of the minimum work",
             elapsed,
             "s",
-            "(info)",
+            f"≤ {GOAL_MIN_WORK}x floor",
             elapsed / floor_min,
             "measured/floor",
+            elapsed / floor_min <= GOAL_MIN_WORK,
             note=f"floor {floor_min:.1f} s: {min_batches} change calls + 60 s + 1 GetChange + {readback_min} pages "
             f"reading back only the {n:,} changed sets",
         )
