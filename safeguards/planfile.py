@@ -295,6 +295,18 @@ _TOP_LINE = re.compile(r"^[^\s#-]", re.MULTILINE)
 YAML_CHUNK = 2000
 
 
+def _records_block(text: str) -> tuple[int, int, str] | None:
+    """The top-level `records:` block sequence: (where its key starts, where the block ends, the
+    block's text), or None."""
+    m = _RECORDS_KEY.search(text)
+    if m is None:
+        return None
+    start = m.end() + 1
+    end_m = _TOP_LINE.search(text, start)
+    end = end_m.start() if end_m else len(text)
+    return m.start(), end, text[start:end]
+
+
 def _records_marker(text: str, block: str) -> str | None:
     """A plain scalar found nowhere in `text`, to stand where the records block was: parsing the
     rest must give it back as the records, else a quoted or flow scalar open across the block
@@ -312,13 +324,10 @@ def _split_records(text: str) -> tuple[str, str, list[tuple[str, int]]] | None:
     holds one chunk's. Items are cut only where a line starts with the sequence's own `- `: an
     item that spans a cut (a quoted or flow scalar running on) leaves an unterminated chunk,
     which fails to parse, and a chunk whose item count differs from its cut count is refused."""
-    m = _RECORDS_KEY.search(text)
-    if m is None:
+    span = _records_block(text)
+    if span is None:
         return None
-    start = m.end() + 1
-    end_m = _TOP_LINE.search(text, start)
-    end = end_m.start() if end_m else len(text)
-    block = text[start:end]
+    key, end, block = span
     first = re.search(r"^( *)- ", block, re.MULTILINE)
     if first is None:
         return None
@@ -333,7 +342,7 @@ def _split_records(text: str) -> tuple[str, str, list[tuple[str, int]]] | None:
     marker = _records_marker(text, block)
     if marker is None:
         return None
-    return text[: m.start()] + f"records: [{marker}]\n" + text[end:], marker, chunks
+    return text[:key] + f"records: [{marker}]\n" + text[end:], marker, chunks
 
 
 def _fast_yaml(text: str) -> Any:
@@ -442,13 +451,10 @@ def _block_yaml(text: str) -> Any:
     otherwise (then None: `yes`, `1_000`, `null`, `1.5` are not strings). The rest of the document
     is parsed with a marker where the block was, which must come back as the records: a quoted or
     flow scalar open across the block would swallow it."""
-    m = _RECORDS_KEY.search(text)
-    if m is None:
+    span = _records_block(text)
+    if span is None:
         return None
-    start = m.end() + 1
-    end_m = _TOP_LINE.search(text, start)
-    end = end_m.start() if end_m else len(text)
-    block = text[start:end]
+    key, end, block = span
     indent = len(block) - len(block.lstrip(" "))
     if indent > 16 or not block.startswith("- ", indent):
         return None
@@ -477,7 +483,7 @@ def _block_yaml(text: str) -> Any:
     marker = _records_marker(text, block)
     if marker is None:
         return None
-    top = strict_yaml(text[: m.start()] + f"records: [{marker}]\n" + text[end:])
+    top = strict_yaml(text[:key] + f"records: [{marker}]\n" + text[end:])
     if not isinstance(top, dict) or top.get("records") != [marker]:
         return None
     top["records"] = [
