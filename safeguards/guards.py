@@ -260,32 +260,18 @@ def check_geo_default(
     ]
 
 
-class WeightsGuard:
-    name, forceable = "weights", False
+@dataclass
+class RoutingGuard:
+    """A routing-aware guard: one of this module's `check_*(observed, diff, after)` rules, named
+    here and looked up at call time (so a test can swap the rule out, as for the others)."""
+
+    name: str
+    rule: str
+    forceable: bool = False
 
     def check(self, ctx: GuardContext) -> list[str]:
-        return check_weights(ctx.observed, ctx.diff, ctx.after)
-
-
-class GeoDefaultGuard:
-    name, forceable = "geo-default", False
-
-    def check(self, ctx: GuardContext) -> list[str]:
-        return check_geo_default(ctx.observed, ctx.diff, ctx.after)
-
-
-class FailoverGuard:
-    name, forceable = "failover", False
-
-    def check(self, ctx: GuardContext) -> list[str]:
-        return check_failover_pairs(ctx.observed, ctx.diff, ctx.after)
-
-
-class AliasTargetGuard:
-    name, forceable = "alias-target", False
-
-    def check(self, ctx: GuardContext) -> list[str]:
-        return check_alias_targets(ctx.observed, ctx.diff, ctx.after)
+        rule = globals()[self.rule]
+        return rule(ctx.observed, ctx.diff, ctx.after)
 
 
 DEFAULT_GUARDS: tuple[Guard, ...] = (
@@ -294,10 +280,10 @@ DEFAULT_GUARDS: tuple[Guard, ...] = (
     NeverEmptyGuard(),
     CapacityGuard(),
     BlastRadiusGuard(),
-    FailoverGuard(),
-    AliasTargetGuard(),
-    WeightsGuard(),
-    GeoDefaultGuard(),
+    RoutingGuard("failover", "check_failover_pairs"),
+    RoutingGuard("alias-target", "check_alias_targets"),
+    RoutingGuard("weights", "check_weights"),
+    RoutingGuard("geo-default", "check_geo_default"),
 )
 
 
