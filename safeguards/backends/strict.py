@@ -526,6 +526,69 @@ class StrictRoute53:
             other._ids = itertools.count(nxt)
         return other
 
+    def next_change_number(self) -> int:
+        """The number the next change id will carry (ids are ``C`` and this, zero-padded)."""
+        with self._lock:
+            nxt = next(self._ids)
+            self._ids = itertools.count(nxt)
+            return nxt
+
+    def memo_state(self) -> tuple[Any, ...] | None:
+        """What this in-memory model's answers from now on depend on, as a hashable value, for
+        a harness that reuses a deterministic run's result per starting state (the race
+        explorer's closing round): settings, every zone's sets, the next change number and the
+        armed faults. Not in it: the undo of each zone's latest batch (read only by a
+        `stale_read` fault, and faults are part of the value), the submission times of earlier
+        changes (a client only asks about changes it made), call counts and fired faults (what
+        happened, never consulted). None for a model that cannot be captured (SQLite, rate
+        limited)."""
+        if self._db is not None or self.rate_limit is not None:
+            return None
+        with self._lock:
+            zones = tuple((z, mz.name, tuple(mz.all_sorted())) for z, mz in self._zones.items())
+            armed = tuple(sorted((k, n) for k, n in self.faults._armed.items() if n > 0))
+            return (self.insync_after, self.quotas, zones, self.next_change_number(), armed)
+
+    def memo_mark(self) -> tuple[Any, ...]:
+        """The parts of the state `memo_delta` compares against (taken before the run)."""
+        with self._lock:
+            return (len(self._changes), dict(self._undo), Counter(self.calls), Counter(self.faults.fired))
+
+    def memo_delta(self, mark: tuple[Any, ...]) -> tuple[Any, ...]:
+        """What changed since `mark`, to be put back with `memo_apply` on a model whose
+        `memo_state` was equal to this one's at the mark: the zones as they are now, the changes
+        submitted since, the next change number, the undo of zones written since, and the calls
+        and faults counted since. Record sets are immutable: shared, never copied."""
+        n_changes, undo, calls, fired = mark
+        with self._lock:
+            zones = {
+                z: (mz.name, {n: dict(s) for n, s in mz.by_name.items()}, mz.all_sorted(), mz._count)
+                for z, mz in self._zones.items()
+            }
+            new_changes = tuple(itertools.islice(self._changes.items(), n_changes, None))
+            new_undo = {z: list(u) for z, u in self._undo.items() if undo.get(z) is not u}
+            armed = {k: n for k, n in self.faults._armed.items() if n > 0}
+            return (zones, new_changes, self.next_change_number(), new_undo, self.calls - calls,
+                    self.faults.fired - fired, armed)  # fmt: skip
+
+    def memo_apply(self, delta: tuple[Any, ...]) -> None:
+        """Put back a `memo_delta`: this model ends as the one it was taken from did."""
+        zones, new_changes, nxt, new_undo, calls, fired, armed = delta
+        with self._lock:
+            for z, (name, by_name, srt, count) in zones.items():
+                mz = self._zones.get(z) or self._zones.setdefault(z, _MemoryZone(z, name))
+                mz.by_name = {n: dict(s) for n, s in by_name.items()}
+                mz._sorted = srt  # replaced, never mutated
+                mz._count = count
+            self._changes.update(new_changes)
+            self._ids = itertools.count(nxt)
+            self._undo.update((z, list(u)) for z, u in new_undo.items())
+            self.calls.update(calls)
+            with self.faults._lock:
+                self.faults.fired.update(fired)
+                self.faults._armed.clear()
+                self.faults._armed.update(armed)
+
     def zone_name(self, zone_id: str) -> str:
         """Canonical name of a hosted zone."""
         with self._lock:

@@ -12,6 +12,7 @@ every answer. Leases are all this process's, so a holder is never "provably dead
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..errors import InvalidInput, LeaseLost
@@ -57,6 +58,11 @@ class _State:
         return other
 
 
+def _same(plans: dict[str, dict[int, _Stored]], zone: str, generation: int, plan: Plan) -> Plan:
+    row = plans.get(zone, {}).get(generation)
+    return row.plan if row is not None and row.checksum == plan.checksum else plan
+
+
 class MemoryPlanStore:
     """`PlanStore` in memory. Thread-safe (one lock); one process."""
 
@@ -77,6 +83,39 @@ class MemoryPlanStore:
             other._states = {z: st.copy() for z, st in self._states.items()}
             other._leases = dict(self._leases)
         return other
+
+    def memo_state(self) -> tuple[Any, ...]:
+        """Everything this store's answers from now on depend on, as a hashable value (for a
+        harness that reuses a deterministic run's result per starting state): each plan by
+        generation, checksum, signature and pin (plans are immutable and a checksum names their
+        content), the bookkeeping and the leases."""
+        with self._lock:
+            plans = tuple(
+                (z, tuple((g, s.checksum, s.plan.signature, s.pinned) for g, s in rows.items()))
+                for z, rows in self._plans.items()
+            )
+            states = tuple((z, tuple(getattr(st, n) for n in _State.__slots__)) for z, st in self._states.items())
+            return (plans, states, tuple(self._leases.items()))
+
+    def memo_delta(self) -> tuple[Any, ...]:
+        """The whole state, to be put back with `memo_apply` on a store whose `memo_state` was
+        equal to this one's before the run (plans and leases are immutable: shared)."""
+        with self._lock:
+            plans = {z: {g: (s.plan, s.pinned) for g, s in rows.items()} for z, rows in self._plans.items()}
+            return (plans, {z: st.copy() for z, st in self._states.items()}, dict(self._leases))
+
+    def memo_apply(self, delta: tuple[Any, ...]) -> None:
+        """Put back a `memo_delta`. A plan stored before keeps its object (`get_plan` returns
+        the same object every time); its content is the delta's, as the states were equal."""
+        plans, states, leases = delta
+        with self._lock:
+            before = self._plans
+            self._plans = {
+                z: {g: _Stored(_same(before, z, g, plan), pinned) for g, (plan, pinned) in rows.items()}
+                for z, rows in plans.items()
+            }
+            self._states = {z: st.copy() for z, st in states.items()}
+            self._leases = dict(leases)
 
     def _ensure_zone(self, zone: str) -> _State:
         st = self._states.get(zone)

@@ -37,6 +37,9 @@ empty for ten steps) is reported once, when it starts.
 
 from __future__ import annotations
 
+import itertools
+import operator
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -395,13 +398,84 @@ class InvariantChecker:
             )
 
     def finish(self) -> list[Violation]:
-        """End of run: one healthy round, then I4 and a last I1-I3 check. Returns every violation."""
+        """End of run: one healthy round, then I4 and a last I1-I3 check. Returns every violation.
+
+        The closing round is deterministic: what it does, reports and leaves behind depends only
+        on the world's state (`World.memo_state`), this checker's state and the code. Its result
+        is kept per (world, checker) state and process (`_CLOSING`), and replayed: the same
+        violations (bound to this run's schedule and trace), the same world and checker after it
+        (tests/race/test_fast_paths.py compares both against running it)."""
         if self.finished:
             return self.violations
         self.finished = True
-        w = self.world
         self._step = None
         self.check()
+        key = self._closing_key() if REUSE_CLOSING else None
+        if key is None:
+            self._close()
+            return self.violations
+        try:
+            known = _CLOSING.get(key)
+        except TypeError:  # something unhashable in the state: run it
+            self._close()
+            return self.violations
+        if known is not None:
+            self._reuse(known)
+            return self.violations
+        mark, before, changes = self.world.memo_mark(), len(self.violations), self._changes.copy()
+        self._close()
+        if len(_CLOSING) >= _CLOSING_LIMIT:
+            _CLOSING.clear()
+        _CLOSING[key] = _Closing(
+            self.world.memo_delta(mark),
+            tuple((v.invariant, v.message) for v in self.violations[before:]),
+            frozenset(self._open),
+            (self._rank_max, self._fence, dict(self._content), frozenset(self._active), dict(self._floor)),
+            dict(self._pointer_max),
+            self._changes - changes,
+            self.healthy_outcome,
+        )
+        return self.violations
+
+    def _closing_key(self) -> tuple[Any, ...] | None:
+        """What the closing round depends on, or None when it cannot be captured."""
+        w = self.world
+        state = w.memo_state() if w.checker is self else None
+        if state is None:
+            return None
+        return (
+            state,
+            _code_stamp(),
+            frozenset(self._open),
+            len(self.violations),
+            self._rank_max,
+            self._fence,
+            tuple(self._content.items()),
+            tuple(self._floor.items()),
+            frozenset(self._active),
+            tuple(self._pointer_max.items()),
+            self._changes.get("healthy", 0),
+            self._actor,
+            w.roles.get(self._actor or ""),
+        )
+
+    def _reuse(self, known: _Closing) -> None:
+        """The closing round as `known` recorded it, on this run."""
+        self.world.memo_apply(known.world)
+        s = self._scheduler
+        schedule, trace = (tuple(s.schedule), tuple(s.trace)) if s else ((), ())
+        self.violations += [Violation(inv, message, None, schedule, trace) for inv, message in known.violations]
+        self._open = set(known.open)
+        self._rank_max, self._fence, content, active, floor = known.guarded
+        self._content, self._active, self._floor = dict(content), set(active), dict(floor)
+        self._pointer_max = dict(known.pointers)
+        self._changes.update(known.changes)
+        self._last_sets = self.world.sets()
+        self.healthy_outcome = known.outcome
+
+    def _close(self) -> None:
+        """The closing round itself: a healthy round, then I4 and a last I1-I3 check."""
+        w = self.world
         target = w.newest(good=True)
         st = w.store.state(w.zone)
         if st.circuit_open and not st.circuit_reason.startswith("refused by"):
@@ -428,7 +502,6 @@ class InvariantChecker:
                     f"after a healthy round ({self.healthy_outcome}) the newest plan g{target.generation} is not live "
                     f"everywhere: {', '.join(wrong) or f'fence at g{live}'}",
                 )
-        return self.violations
 
     # ------------------------------------------------------------------ reporting
 
@@ -446,6 +519,78 @@ class InvariantChecker:
                 tuple(s.trace) if s else (),
             )
         )
+
+
+@dataclass(frozen=True)
+class _Closing:
+    """One closing round's result (see `InvariantChecker.finish`): how it left the world, what it
+    reported, and the checker's state after it."""
+
+    world: Any
+    violations: tuple[tuple[str, str], ...]
+    open: frozenset[tuple[Any, ...]]
+    guarded: tuple[Any, ...]  # rank_max, fence, content, active, floor
+    pointers: dict[str, int]
+    changes: Counter[str]
+    outcome: str
+
+
+#: Reuse closing rounds (`InvariantChecker.finish`); False runs every one (to compare against).
+REUSE_CLOSING = True
+#: Closing rounds by (world, checker, code) state, this process's; cleared when full.
+_CLOSING: dict[tuple[Any, ...], _Closing] = {}
+_CLOSING_LIMIT = 4096
+
+
+def clear_closing_cache() -> None:
+    """Forget every closing round kept (after changing code the stamp does not see)."""
+    _CLOSING.clear()
+
+
+_GETTERS: list[tuple[Any, Any]] = []  # (namespace, itemgetter of its code entries) per module and class
+_GETTERS_FOR = -1  # len(sys.modules) when they were gathered
+_LAST: tuple[list[Any], int] = ([], -1)
+_STAMPS: dict[tuple[int, ...], tuple[int, list[Any]]] = {}
+
+
+def _code_stamp() -> int | None:
+    """Which code the closing round runs, as far as a test can change it: in a process where a
+    patching tool is loaded (pytest's monkeypatch, unittest.mock), a number that changes
+    whenever a function, class or other callable bound in a loaded safeguards module or class
+    defined in one is replaced (a test taking a safeguard out to show the harness catches it),
+    so a closing round kept under other code is never reused. Plain values are left out: module
+    state (caches, counters) changes on its own. Elsewhere (the explorer's command line and
+    workers, the benchmarks) nothing patches: None, and nothing to pay (~30 µs a run)."""
+    global _GETTERS_FOR, _LAST
+    if "_pytest.monkeypatch" not in sys.modules and "unittest.mock" not in sys.modules:
+        return None
+    if len(sys.modules) != _GETTERS_FOR:
+        _gather()
+    try:
+        stamp = [get(space) for space, get in _GETTERS]
+    except KeyError:  # a name was deleted
+        _gather()
+        stamp = [get(space) for space, get in _GETTERS]
+    if stamp != _LAST[0]:  # compared by identity first, element by element: cheap when equal
+        ids = tuple(map(id, itertools.chain.from_iterable(stamp)))  # the stamp kept holds them
+        _LAST = (stamp, _STAMPS.setdefault(ids, (len(_STAMPS), stamp))[0])
+    return _LAST[1]
+
+
+def _gather() -> None:
+    global _GETTERS_FOR
+    _GETTERS.clear()
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "safeguards" or name.startswith("safeguards.")):
+            continue
+        spaces: list[Any] = [vars(module)]
+        spaces += [vars(v) for v in list(spaces[0].values()) if isinstance(v, type) and v.__module__ == name]
+        for space in spaces:
+            keys = [k for k, v in space.items() if callable(v) or isinstance(v, staticmethod | classmethod | property)]
+            if keys:
+                # itemgetter of one key returns the value, not a 1-tuple: always ask for two.
+                _GETTERS.append((space, operator.itemgetter(keys[0], *keys)))
+    _GETTERS_FOR = len(sys.modules)
 
 
 class ObservedBackend:

@@ -150,6 +150,55 @@ class World:
         other.store = self.store.fork(clock=clock)
         return other
 
+    def memo_state(self) -> tuple[Any, ...] | None:
+        """Everything a run of this world's own actors (no scheduler) depends on, as a value to
+        key a memo on (hashable unless the bad-plan set or the minimums hold something odd): the
+        world's settings (the options by identity), the model, the store and the clock (time and
+        the total slept, both carried on). None when some part cannot be captured (see
+        `StrictRoute53.memo_state`)."""
+        if type(self.model) is not StrictRoute53 or type(self.store) is not MemoryPlanStore:
+            return None
+        clock = self.clock
+        if type(clock) is not VirtualClock or self.model.clock is not clock or self.store.clock is not clock:
+            return None
+        model = self.model.memo_state()
+        if model is None:
+            return None
+        return (
+            self.kind,
+            tuple(self.endpoints),
+            self.zone,
+            self.zone_id,
+            Identity(self.options),  # shared by forks; hashing it field by field costs more
+            self.keep,
+            tuple(self.min_values.items()),
+            self.insync_after,
+            frozenset(self.bad),
+            model,
+            self.store.memo_state(),
+            self.clock.now(),
+            self.clock.slept,
+        )
+
+    def memo_mark(self) -> Any:
+        """Taken before a run whose end `memo_delta` captures."""
+        return self.model.memo_mark()
+
+    def memo_delta(self, mark: Any) -> tuple[Any, ...]:
+        """How the run since `mark` left the model, the store and the clock, for `memo_apply`."""
+        return (self.model.memo_delta(mark), self.store.memo_delta(), self.clock.now(), self.clock.slept)
+
+    def memo_apply(self, delta: tuple[Any, ...]) -> None:
+        """Leave this world as the run a `memo_delta` was taken from left its own, given equal
+        `memo_state`s before it."""
+        model, store, now, slept = delta
+        self.model.memo_apply(model)
+        self.store.memo_apply(store)
+        clock = self.clock
+        assert isinstance(clock, VirtualClock)
+        with clock._lock:
+            clock._t, clock.slept = now, slept
+
     @classmethod
     def create(cls, kind: Kind, endpoints: int = 3, **kw: Any) -> World:
         """A world of `kind` with `endpoints` endpoints."""
@@ -504,6 +553,23 @@ class World:
         except SafeguardsError as exc:
             return f"{note}{text}; {type(exc).__name__}: {exc}"
         return f"{note}{text}"
+
+
+class Identity:
+    """A key part equal only to itself's object (`is`), hashed by identity: for objects shared
+    by every fork of a world (the options) whose field-by-field hash would cost more. It holds
+    the object, so its id cannot be reused while a key holds it."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Identity) and other.obj is self.obj
 
 
 #: Record sets a bootstrap leaves, per shape of world (see `World.bootstrap(fast=True)`).

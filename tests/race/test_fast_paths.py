@@ -5,17 +5,20 @@ command line resumes a cut-short run where it stopped."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
 
+from safeguards import decisions
 from safeguards.backends.strict import StrictRoute53
 from safeguards.clock import VirtualClock
 from safeguards.errors import BatchRejected
 from safeguards.records import Change, RecordSet
-from safeguards.testing import explore
+from safeguards.testing import explore, invariants
 from safeguards.testing import scheduler as scheduler_module
-from safeguards.testing.explore import Scope, explore_random, fingerprint, run_schedule
+from safeguards.testing.explore import RunResult, Scope, explore_random, fingerprint, run_schedule
+from safeguards.testing.invariants import InvariantChecker
 from safeguards.testing.scheduler import ENGINES, FAULTS, RandomPolicy
 from safeguards.testing.world import World, default_options
 
@@ -141,3 +144,140 @@ def test_the_command_line_prints_how_to_resume_an_interrupted_run(
         "resume with: python -m safeguards.testing.explore --kind naive --plans 1 --names 1 --progress 0 "
         "--start 10 --schedules 14"
     )
+
+
+# ------------------------------------------------------------------------- closing rounds reused
+
+
+def _after(world: World, checker: InvariantChecker, run: RunResult) -> tuple:
+    """Everything a run shows and leaves behind: its result (violations with their traces), the
+    world after the closing round (zone, change log, store, leases, clock, counts) and the
+    checker's state after it."""
+    m, st = world.model, world.store
+    return (
+        run.schedule,
+        [v.explain() for v in run.violations],
+        [v.to_dict() for v in run.violations],
+        run.steps,
+        run.outcomes,
+        run.state,
+        run.fired,
+        fingerprint(world),
+        world.clock.now(),
+        world.clock.slept,
+        dict(m._changes),
+        m.next_change_number(),
+        {z: list(u) for z, u in m._undo.items()},
+        dict(m.calls),
+        dict(m.faults.fired),
+        {k: n for k, n in m.faults._armed.items() if n},
+        {z: {g: (s.plan.to_json(), s.pinned) for g, s in rows.items()} for z, rows in st._plans.items()},
+        {z: st.state(z) for z in st._states},
+        {z: (st._states[z].next_generation) for z in st._states},
+        dict(st._leases),
+        checker.healthy_outcome,
+        sorted(map(repr, checker._open)),
+        checker._rank_max,
+        checker._fence,
+        checker._content,
+        sorted(checker._active),
+        checker._floor,
+        checker._pointer_max,
+        dict(checker._changes),
+        list(checker._last_sets),
+        list(world.sets()),
+    )
+
+
+class _Built:
+    """`explore.build`, keeping each run's world and checker (installed once per test: the
+    closing rounds kept are keyed by the code, this wrapper included)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.real = explore.build
+        self.last: tuple[World, InvariantChecker] | None = None
+        monkeypatch.setattr(explore, "build", self)
+
+    def __call__(self, scope: Scope, policy):  # type: ignore[no-untyped-def]
+        world, checker, sched = self.real(scope, policy)
+        self.last = (world, checker)
+        return world, checker, sched
+
+    def runs(self, scope: Scope, seeds: range) -> list[tuple]:
+        """`_after` for each seed (random schedules, every fault kind, 20% of steps carry one)."""
+        out = []
+        for i in seeds:
+            run = run_schedule(scope, RandomPolicy(random.Random(f"closing/{i}"), faults=FAULTS, fault_rate=0.2))
+            assert self.last is not None
+            out.append(_after(*self.last, run))
+        return out
+
+    def reused_and_run(self, scope: Scope, seeds: range, monkeypatch: pytest.MonkeyPatch) -> tuple[list, list]:
+        """The same schedules with closing rounds run every time, then reused (the cache filled
+        by a first pass: every closing round of the second is reused)."""
+        monkeypatch.setattr(invariants, "REUSE_CLOSING", False)
+        ran = self.runs(scope, seeds)
+        monkeypatch.setattr(invariants, "REUSE_CLOSING", True)
+        assert self.runs(scope, seeds) == ran
+        kept = len(invariants._CLOSING)
+        reused = self.runs(scope, seeds)
+        assert len(invariants._CLOSING) == kept
+        return ran, reused
+
+
+CLOSING_SCOPES = [
+    Scope("guarded", 2, 2, 2),
+    Scope("naive", 2, 2, 1),
+    Scope("guarded", 1, 1, 1, repairers=1, rollbackers=1, cleaners=1, vandal=True, history=2),
+    Scope("guarded", 3, 3, 2, rounds=2, repairers=1, rollbackers=1),
+]
+
+
+@pytest.mark.parametrize("scope", CLOSING_SCOPES, ids=["guarded", "naive", "recovery", "wide"])
+def test_a_reused_closing_round_is_the_closing_round_run(scope: Scope, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran, reused = _Built(monkeypatch).reused_and_run(scope, range(120), monkeypatch)
+    assert reused == ran
+    assert any(r[1] for r in ran) == (scope.kind == "naive")  # violations compared too
+    assert len({r[5] for r in ran}) >= 3  # several end states
+
+
+def _teeth_unconditional_deletes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """test_teeth's fence taken out: every DELETE matches whatever is current."""
+    real = StrictRoute53.change_record_sets
+
+    def unconditional(self, zone_id, changes, comment=""):  # type: ignore[no-untyped-def]
+        current = {r.key: r for r in self.records(zone_id)}
+        fixed = [
+            dataclasses.replace(c, rrset=current[c.rrset.key]) if c.action == "DELETE" else c
+            for c in changes
+            if c.action != "DELETE" or c.rrset.key in current
+        ]
+        return real(self, zone_id, fixed, comment)
+
+    monkeypatch.setattr(StrictRoute53, "change_record_sets", unconditional)
+
+
+def _teeth_restore_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """test_recovery_actors' teeth: a restore that puts nothing back."""
+    monkeypatch.setattr(decisions, "restore_groups", lambda before, now, touched: [])
+
+
+@pytest.mark.parametrize("teeth", [_teeth_unconditional_deletes, _teeth_restore_nothing], ids=["fence", "restore"])
+def test_closing_rounds_kept_under_other_code_are_not_reused(teeth, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A safeguard taken out (as the teeth tests do) after closing rounds were kept: none of them
+    is reused under the changed code, and the ones kept under it are the ones run under it."""
+    scope = CLOSING_SCOPES[2]
+    seeds = range(100)
+    built = _Built(monkeypatch)
+    monkeypatch.setattr(invariants, "REUSE_CLOSING", True)
+    honest = built.runs(scope, seeds)  # kept under the real code
+    stamp = invariants._code_stamp()
+    with monkeypatch.context() as m:
+        teeth(m)
+        assert invariants._code_stamp() != stamp
+        ran, reused = built.reused_and_run(scope, seeds, m)
+        assert reused == ran
+        if teeth is _teeth_unconditional_deletes:
+            assert ran != honest  # the safeguard mattered
+    assert invariants._code_stamp() == stamp
+    assert built.runs(scope, seeds) == honest  # and back
