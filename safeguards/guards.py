@@ -10,6 +10,7 @@ overrides never-empty.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import itertools
 import math
@@ -52,12 +53,29 @@ def check_checksum(plan: Plan) -> list[str]:
     return []
 
 
+#: The context `judge` is judging, while it runs: the guards' rules share what it computed once
+#: (the zone after the change, the names observed) when they are asked about that same context.
+#: Rules keep their signatures (tests swap them for lambdas of the same arguments).
+_JUDGING: contextvars.ContextVar[GuardContext | None] = contextvars.ContextVar("dnssg_judging", default=None)
+
+
+def _shared(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> GuardContext | None:
+    """The context being judged, when it is about exactly `observed` and `diff`."""
+    ctx = _JUDGING.get()
+    return ctx if ctx is not None and ctx.observed is observed and ctx.diff is diff else None
+
+
+def _after(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> dict[RecordKey, RecordSet]:
+    ctx = _shared(observed, diff)
+    return ctx.after if ctx is not None else apply_diff(dict(observed), diff.groups)
+
+
 def check_never_empty(plan: Plan, observed: Mapping[RecordKey, RecordSet], diff: Diff) -> list[str]:
     """After the change, every managed name not retired keeps at least one set, and every
     set keeps at least its `min_values` values."""
-    after = apply_diff(dict(observed), diff.groups)
+    after = _after(observed, diff)
     problems: list[str] = []
-    sets = list(after.values())
+    sets = _after_sets(observed, diff, after)
     minimums = plan.min_values
     if minimums or not all(map(len, map(_VALUES, sets))):  # else every set keeps its 1 value or more
         for r, key in zip(sets, map(record_key, sets), strict=True):
@@ -66,8 +84,18 @@ def check_never_empty(plan: Plan, observed: Mapping[RecordKey, RecordSet], diff:
                 problems.append(
                     f"{r.name} {r.type}: would have {len(r.values)} value(s), fewer than its minimum {minimum}"
                 )
-    names_after = set(map(_NAME, sets))
-    emptied = set(map(_NAME, observed.values())).difference(plan.retire, names_after)
+    # Only a name that loses a set can be left with none (the sets `after` lacks were DELETEd):
+    # the names of DELETEs, less retired ones and those where a set the diff writes is still
+    # there; the few left (if any) are looked up among every name before and after.
+    lost = {c.rrset.name for g in diff.groups for c in g.changes if c.action == "DELETE"}
+    lost.difference_update(plan.retire)
+    if lost:
+        lost.difference_update(
+            [c.rrset.name for g in diff.groups for c in g.changes if c.action != "DELETE" and c.rrset.key in after]
+        )
+    if lost:
+        lost.difference_update(map(_NAME, sets))
+    emptied = lost.intersection(map(_NAME, observed.values())) if lost else lost
     for name in sorted(emptied):
         problems.append(f"{name}: would be left with no records (list it under 'retire' to remove it)")
     return problems
@@ -106,10 +134,11 @@ def check_ownership(
     marked by another owner are refused unless adopted."""
     if adopt:
         return []
-    present = set(map(_NAME, observed.values()))
-    names = list(plan.managed_names() & present)
-    # Only names not marked as ours can be a problem: picked out in C, then sorted.
-    foreign = itertools.compress(names, map(operator.ne, itertools.repeat(plan.owner), map(owners.get, names)))
+    # Only names not marked as ours can be a problem: the plan's names whose marker names someone
+    # else or no one (picked out in C), of those the ones holding records, sorted.
+    names = plan.managed_names()
+    unmarked = list(itertools.compress(names, map(operator.ne, itertools.repeat(plan.owner), map(owners.get, names))))
+    foreign = set(unmarked).intersection(map(_NAME, observed.values())) if unmarked else ()
     problems = []
     for name in sorted(foreign):
         owner = owners.get(name)
@@ -136,6 +165,11 @@ class GuardContext:
     def after(self) -> dict[RecordKey, RecordSet]:
         """The governed sets once the diff is applied: computed once for every guard that needs it."""
         return apply_diff(dict(self.observed), self.diff.groups)
+
+    @functools.cached_property
+    def after_sets(self) -> list[RecordSet]:
+        """`after`'s sets, listed once for the rules that scan them all."""
+        return list(self.after.values())
 
 
 @runtime_checkable
@@ -186,14 +220,21 @@ class BlastRadiusGuard:
         return check_blast_radius(len(ctx.observed), ctx.diff, ctx.options)
 
 
+def _after_sets(
+    observed: Mapping[RecordKey, RecordSet], diff: Diff, after: Mapping[RecordKey, RecordSet]
+) -> list[RecordSet]:
+    ctx = _shared(observed, diff)
+    return ctx.after_sets if ctx is not None and ctx.after is after else list(after.values())
+
+
 def check_failover_pairs(
     observed: Mapping[RecordKey, RecordSet], diff: Diff, after: Mapping[RecordKey, RecordSet] | None = None
 ) -> list[str]:
     """A name that answers by failover keeps its PRIMARY: a plan that leaves only SECONDARY sets
     sends every query to the standby, healthy primary or not."""
-    after = apply_diff(dict(observed), diff.groups) if after is None else after
+    after = _after(observed, diff) if after is None else after
     roles: dict[tuple[str, str], set[str]] = {}
-    sets = list(after.values())
+    sets = _after_sets(observed, diff, after)
     for r in itertools.compress(sets, map(_FAILOVER, sets)):
         if r.failover:
             roles.setdefault((r.name, r.type), set()).add(r.failover)
@@ -209,9 +250,13 @@ def check_alias_targets(
 ) -> list[str]:
     """An alias to a name this plan governs must not outlive its target: a plan that deletes the
     target and keeps the alias publishes a name that answers nothing."""
-    after = apply_diff(dict(observed), diff.groups) if after is None else after
-    # Only a set whose one value starts like an alias can be one: picked out before sorting.
-    aliases = [r for r in after.values() if len(r.values) == 1 and r.values[0].startswith(ALIAS_PREFIX)]
+    after = _after(observed, diff) if after is None else after
+    sets = _after_sets(observed, diff, after)
+    # Only a set whose one value starts like an alias can be one: none when no value holds the
+    # prefix anywhere (one search over all of them), else picked out before sorting.
+    if ALIAS_PREFIX not in "\n".join(itertools.chain.from_iterable(map(_VALUES, sets))):
+        return []
+    aliases = [r for r in sets if len(r.values) == 1 and r.values[0].startswith(ALIAS_PREFIX)]
     if not aliases:
         return []
     before = set(map(_NAME, observed.values()))
@@ -229,11 +274,14 @@ def check_weights(
 ) -> list[str]:
     """A weighted name touched by this change keeps a member with weight above 0: all at 0
     makes Route 53 answer with every member alike, whatever the weights meant."""
-    after = apply_diff(dict(observed), diff.groups) if after is None else after
-    touched = {(c.rrset.name, c.rrset.type) for g in diff.groups for c in g.changes}
+    after = _after(observed, diff) if after is None else after
     weights: dict[tuple[str, str], list[int]] = {}
-    sets = list(after.values())
-    for r in itertools.compress(sets, map(operator.is_not, map(_WEIGHT, sets), itertools.repeat(None))):
+    sets = _after_sets(observed, diff, after)
+    weighted = list(itertools.compress(sets, map(operator.is_not, map(_WEIGHT, sets), itertools.repeat(None))))
+    if not weighted:
+        return []
+    touched = {(c.rrset.name, c.rrset.type) for g in diff.groups for c in g.changes}
+    for r in weighted:
         if r.weight is not None and (r.name, r.type) in touched:
             weights.setdefault((r.name, r.type), []).append(r.weight)
     return [
@@ -254,7 +302,7 @@ def check_geo_default(
         with_geo = itertools.compress(listed, map(_GEO, listed))
         return {(r.name, r.type) for r in with_geo if ("CountryCode", "*") in (r.geo or ())}
 
-    lost = defaults(observed) - defaults(apply_diff(dict(observed), diff.groups) if after is None else after)
+    lost = defaults(observed) - defaults(_after(observed, diff) if after is None else after)
     return [
         f"{name} {rtype}: geolocation would lose its default location (CountryCode *)" for name, rtype in sorted(lost)
     ]
@@ -331,8 +379,12 @@ class Verdict:
 
 def judge(ctx: GuardContext, guards: Sequence[Guard] = DEFAULT_GUARDS) -> Verdict:
     """Run every guard on `ctx` (the cyclic collector paused meanwhile: see `planfile.gc_paused`)."""
-    with gc_paused():
-        return Verdict(tuple(Finding(g.name, g.forceable, tuple(g.check(ctx))) for g in guards))
+    token = _JUDGING.set(ctx)
+    try:
+        with gc_paused():
+            return Verdict(tuple(Finding(g.name, g.forceable, tuple(g.check(ctx))) for g in guards))
+    finally:
+        _JUDGING.reset(token)
 
 
 def check_all(

@@ -45,6 +45,7 @@ try:  # pragma: no cover - exercised when installed (a dependency); the fallback
     json_encode: Any = msgspec.json.encode
 except ImportError:  # pragma: no cover
     _json_decode = json_encode = None
+    msgspec = None  # type: ignore[assignment]
 
 try:  # pragma: no cover
     import ryaml
@@ -150,8 +151,20 @@ def strict_json(text: str) -> Any:
 
 def load_json(text: str) -> Any:
     """`strict_json(text)`, through msgspec when the result is provably the same."""
+    data = decode_json(text)
+    records = data.get("records") if isinstance(data, dict) else None
+    if isinstance(records, SimpleRecords):
+        data["records"] = records.dicts()
+    return data
+
+
+def decode_json(text: str) -> Any:
+    """`load_json(text)`, except that records all in the simple form come as `SimpleRecords`."""
     if _json_decode is None or "\\u" in text:  # an escaped ':' would hide from the count below
         return strict_json(text)
+    simple = _simple_json(text)
+    if simple is not None:
+        return simple
     try:
         data = _json_decode(text)
     except Exception:
@@ -162,6 +175,113 @@ def load_json(text: str) -> Any:
     if text.count(":") != json_encode(data).count(b":"):
         return strict_json(text)
     return data
+
+
+class SimpleRecords:
+    """The records of a plan document when every one is in the simple form: exactly `name`, `type`,
+    `ttl` and `values`, a string, a string, an integer and a list of strings. The fast parsers
+    hand them over column by column (`names`, `types`, `ttls`, `values`: one item per record, in
+    file order), so no mapping per record is built and the validator checks each column at once
+    (`safeguards.plan`). `dicts()` gives the records as the reference parsers read them."""
+
+    __slots__ = ("names", "ttls", "types", "values")
+
+    def __init__(
+        self, names: list[str], types: list[str], ttls: list[int], values: list[list[str]] | list[tuple[str, ...]]
+    ) -> None:
+        self.names, self.types, self.ttls, self.values = names, types, ttls, values
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def record(self, index: int) -> dict[str, Any]:
+        """`records[index]` as the reference parsers read it."""
+        return {
+            "name": self.names[index],
+            "type": self.types[index],
+            "ttl": self.ttls[index],
+            "values": list(self.values[index]),
+        }
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """Every record as the reference parsers read it."""
+        return [
+            {"name": n, "type": t, "ttl": ttl, "values": list(v)}
+            for n, t, ttl, v in zip(self.names, self.types, self.ttls, self.values, strict=True)
+        ]
+
+
+#: Integers already seen, shared: 100,000 TTLs of a plan are a handful of distinct numbers, and each
+#: decoded one is otherwise its own 32-byte object held by its record set for the plan's lifetime.
+def shared_ints(ints: Iterable[int]) -> list[int]:
+    """`ints` with equal numbers as one object each (the first of them)."""
+    seen: dict[int, int] = {}
+    return list(map(seen.setdefault, ints, ints)) if isinstance(ints, list) else [seen.setdefault(i, i) for i in ints]
+
+
+if msgspec is not None:  # pragma: no branch - a dependency
+
+    class _SimpleRecord(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+        """One record in the simple form; any other key, a missing one or another type is refused."""
+
+        name: str
+        type: str
+        ttl: int
+        values: tuple[str, ...]
+
+    class _SimpleDocument(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+        """A plan document whose records are all in the simple form; the other keys as decoded."""
+
+        records: list[_SimpleRecord]
+        zone: Any = msgspec.UNSET
+        generation: Any = msgspec.UNSET
+        owner: Any = msgspec.UNSET
+        checksum: Any = msgspec.UNSET
+        signature: Any = msgspec.UNSET
+        retire: Any = msgspec.UNSET
+        canary: Any = msgspec.UNSET
+
+    _simple_decode: Any = msgspec.json.Decoder(_SimpleDocument).decode
+    _DOCUMENT_KEYS = tuple(f for f in _SimpleDocument.__struct_fields__ if f != "records")
+else:  # pragma: no cover
+    _simple_decode = None
+
+
+def _simple_json(text: str) -> dict[str, Any] | None:
+    """The document with its records as `SimpleRecords`, when msgspec can decode it so (typed: a
+    record with another key, a missing key or another type of value makes it None, and the caller
+    decodes as usual) and provably reads what the strict parser reads: the document's colons
+    outside strings (one per key) must be the keys decoded, else a key was repeated (msgspec keeps
+    its last value). Each record becomes four column entries; the decoded records are dropped."""
+    if _simple_decode is None:  # pragma: no cover
+        return None
+    try:
+        doc = _simple_decode(text)
+    except Exception:
+        return None
+    records = doc.records
+    names = list(map(_NAME_OF, records))
+    types = list(map(_TYPE_OF, records))
+    values = list(map(_VALUES_OF, records))
+    ttls = shared_ints(list(map(_TTL_OF, records)))
+    del records
+    top = {k: v for k in _DOCUMENT_KEYS if (v := getattr(doc, k)) is not msgspec.UNSET}
+    doc.records = []
+    # Colons: one per key (4 per record and the top level's own, counted by re-encoding it) plus
+    # those inside the records' strings; the text has more exactly when a key was repeated.
+    keys = 4 * len(names) + json_encode({**top, "records": []}).count(b":")
+    inside = sum(map(str.count, ("".join(names), "".join(types), "".join(itertools.chain.from_iterable(values))),
+                     itertools.repeat(":")))
+    if text.count(":") != keys + inside:
+        return None
+    top["records"] = SimpleRecords(names, types, ttls, values)
+    return top
+
+
+_NAME_OF = operator.attrgetter("name")
+_TYPE_OF = operator.attrgetter("type")
+_TTL_OF = operator.attrgetter("ttl")
+_VALUES_OF = operator.attrgetter("values")
 
 
 # --------------------------------------------------------------------------- YAML
@@ -486,16 +606,27 @@ def _block_yaml(text: str) -> Any:
     top = strict_yaml(text[:key] + f"records: [{marker}]\n" + text[end:])
     if not isinstance(top, dict) or top.get("records") != [marker]:
         return None
-    top["records"] = [
-        {"name": n, "type": t, "ttl": int(ttl), "values": v}
-        for n, t, ttl, v in zip(names, types, ttls, split, strict=True)
-    ]
+    # The columns as read (no mapping per record); equal numbers as one object, and each type
+    # written once (a plan's types are a handful of words).
+    kinds = {t: t for t in set(types)}
+    top["records"] = SimpleRecords(
+        list(names), list(map(kinds.__getitem__, types)), shared_ints(list(map(int, ttls))), split
+    )
     return top
 
 
 def load_yaml(text: str) -> Any:
     """`strict_yaml(text)`: read directly when its records are all in the simple block form (see
     `_block_yaml`), else through ryaml when the result is provably the same."""
+    data = decode_yaml(text)
+    records = data.get("records") if isinstance(data, dict) else None
+    if isinstance(records, SimpleRecords):
+        data["records"] = records.dicts()
+    return data
+
+
+def decode_yaml(text: str) -> Any:
+    """`load_yaml(text)`, except that records read by the block reader come as `SimpleRecords`."""
     try:
         fast = _block_yaml(text)
     except Exception:  # anything unexpected: the parsers below decide, errors included
