@@ -131,7 +131,8 @@ class InvariantChecker:
         self._pointer_max: dict[str, int] = {}
         self._step: int | None = 0
         self._trust = False
-        self._last_sets: Sequence[RecordSet] = ()
+        self._last_sets: Sequence[RecordSet] = ()  # the zone as last checked
+        self._last_fence: Fence | None = None  # its fence, parsed (guarded worlds)
         self.finished = False
 
     # ------------------------------------------------------------------ wiring
@@ -222,13 +223,20 @@ class InvariantChecker:
             self._step = step
         before = len(self.violations)
         w = self.world
-        sets = self._last_sets = w.sets()
-        values = w.values(sets)
-        self._check_never_empty(values)
-        if w.kind == "guarded":
-            self._check_guarded(parse_fence(find_fence(sets, w.zone)), values)
-        else:
-            self._check_pointers(w.pointers(sets))
+        sets = w.sets()
+        if sets is not self._last_sets:
+            # The in-memory model replaces its list of sets on every change and never mutates
+            # one, and this one is held (its id cannot be reused): the same list is the same
+            # zone, checked already. I1 and I2 are idempotent on an unchanged zone (nothing new
+            # to report, every condition reported stays open), so only the store is checked.
+            self._last_sets = sets
+            values = w.values(sets)
+            self._check_never_empty(values)
+            if w.kind == "guarded":
+                self._last_fence = parse_fence(find_fence(sets, w.zone))
+                self._check_guarded(self._last_fence, values)
+            else:
+                self._check_pointers(w.pointers(sets))
         self._check_store(sets)
         return self.violations[before:]
 
@@ -237,7 +245,7 @@ class InvariantChecker:
         w = self.world
         stored = set(w.store.generations(w.zone))
         if w.kind == "guarded":
-            fence = parse_fence(find_fence(sets, w.zone))
+            fence = self._last_fence if sets is self._last_sets else parse_fence(find_fence(sets, w.zone))
             live = fence.generation if fence else None
             if live is not None and live not in stored:
                 self._report("I3", ("I3", "live", live), f"live generation g{live} was deleted from the plan store")
@@ -434,6 +442,7 @@ class InvariantChecker:
             dict(self._pointer_max),
             self._changes - changes,
             self.healthy_outcome,
+            self._last_fence,
         )
         return self.violations
 
@@ -471,6 +480,7 @@ class InvariantChecker:
         self._pointer_max = dict(known.pointers)
         self._changes.update(known.changes)
         self._last_sets = self.world.sets()
+        self._last_fence = known.fence
         self.healthy_outcome = known.outcome
 
     def _close(self) -> None:
@@ -533,6 +543,7 @@ class _Closing:
     pointers: dict[str, int]
     changes: Counter[str]
     outcome: str
+    fence: Fence | None  # the last check's, parsed
 
 
 #: Reuse closing rounds (`InvariantChecker.finish`); False runs every one (to compare against).
