@@ -10,6 +10,7 @@ then by set identifier. A page that stops inside a name/type with set identifier
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,8 +21,11 @@ from .wire import RRSet, to_wire
 MAX_ITEMS = 300
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def reversed_name(name: str) -> str:
-    """`www.example.com.` as Route 53 sorts it: `com.example.www.` (listed form, escapes kept)."""
+    """`www.example.com.` as Route 53 sorts it: `com.example.www.` (listed form, escapes kept).
+    Kept per name (a pure function of it): sorting and paging a zone ask for the same names
+    again and again."""
     labels = listed_name(name).rstrip(".").split(".")
     return ".".join(reversed(labels)) + "."
 

@@ -13,6 +13,7 @@ MAX_NAME_OCTETS = 255
 MAX_LABEL_OCTETS = 63
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 _ESCAPE = re.compile(r"\\([0-7]{3})")
+_ALL_PLAIN = re.compile(r"[a-z0-9\-_.]*")  # every character in _PLAIN: checked in C
 
 
 def canonical_name(name: str) -> str:
@@ -24,7 +25,7 @@ def canonical_name(name: str) -> str:
 def listed_name(name: str) -> str:
     """The name as ListResourceRecordSets returns it: lower-case, octal escapes (`\\052` for `*`)."""
     canon = canonical_name(name)
-    if all(c in _PLAIN for c in canon):
+    if _ALL_PLAIN.fullmatch(canon):
         return canon
     return "".join(c if c in _PLAIN else f"\\{ord(c) & 0xFF:03o}" for c in canon)
 
