@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from .backend import PageStart, RangedListing, Route53Backend
 from .clock import Clock
@@ -36,6 +36,9 @@ class Ports:
     clock: Clock
     rng: random.Random
     events: Events
+    # Whether `backend` has ranged listing, and for which backend object it was asked: a
+    # runtime protocol check walks the protocol's attributes each time (one per read).
+    _ranged: tuple[object, bool] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def enactor(self) -> str:
@@ -67,9 +70,12 @@ class Ports:
         return ZoneView.of(zone, self._sets_at(zone_id, zone, names), owner)
 
     def _sets_at(self, zone_id: str, zone: str, names: Iterable[str]) -> list[RecordSet]:
-        backend = self.backend
-        if not isinstance(backend, RangedListing):
+        ranged = self._ranged
+        if ranged is None or ranged[0] is not self.backend:
+            ranged = self._ranged = (self.backend, isinstance(self.backend, RangedListing))
+        if not ranged[1]:
             return self.call(lambda: self.backend.list_record_sets(zone_id), zone)
+        backend = cast(RangedListing, self.backend)
         got: dict[tuple[str, str, str | None], RecordSet] = {}
         frontier: _Key | None = None  # the last key read so far (of a run of whole pages)
         after: PageStart | None = None  # where the page after it starts
