@@ -58,6 +58,26 @@ class _State:
         return other
 
 
+#: Plans read back from their JSON, by what the JSON holds (see `_read_back`); this process's.
+_READ_BACK: dict[tuple[str, str, int, str, str | None], Plan] = {}
+_READ_BACK_LIMIT = 4096
+
+
+def _read_back(plan: Plan) -> Plan:
+    """`plan_from_json(plan.to_json())`, kept: the JSON is the canonical content (which the
+    checksum names), the generation, the checksum and the signature, so plans equal in those
+    read back as equal plans, and an immutable one can be shared (a harness stores the same
+    plans in thousands of worlds)."""
+    key = (plan.zone, plan.owner, plan.generation, plan.checksum, plan.signature)
+    stored = _READ_BACK.get(key)
+    if stored is None:
+        stored = plan_from_json(plan.to_json())
+        if len(_READ_BACK) >= _READ_BACK_LIMIT:
+            _READ_BACK.clear()
+        _READ_BACK[key] = stored
+    return stored
+
+
 def _same(plans: dict[str, dict[int, _Stored]], zone: str, generation: int, plan: Plan) -> Plan:
     row = plans.get(zone, {}).get(generation)
     return row.plan if row is not None and row.checksum == plan.checksum else plan
@@ -149,7 +169,7 @@ class MemoryPlanStore:
                     f"(checksum {row.checksum[:12]}…, ours {plan.checksum[:12]}…); generations are never reused"
                 )
             # Stored as SQLite stores it: what `get_plan` returns is the plan read back from its JSON.
-            plans[plan.generation] = _Stored(plan_from_json(plan.to_json()))
+            plans[plan.generation] = _Stored(_read_back(plan))
             st.next_generation = max(st.next_generation, plan.generation + 1)
             return True
 

@@ -211,6 +211,15 @@ class World:
         """Plan `generation`: every endpoint (but `omit`) with this generation's values; the
         first endpoint is the canary."""
         skip = set(omit)
+        key = (self.zone, tuple(self.endpoints), tuple(self.min_values.items()), generation, frozenset(skip))
+        plan = _PLANS.get(key)
+        if plan is None:
+            if len(_PLANS) >= 4096:
+                _PLANS.clear()
+            plan = _PLANS[key] = self._plan(generation, skip)
+        return plan
+
+    def _plan(self, generation: int, skip: set[str]) -> Plan:
         records = tuple(
             sorted(
                 RecordSet(e, "A", 60, endpoint_values_for(generation, i))
@@ -570,6 +579,11 @@ class Identity:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Identity) and other.obj is self.obj
+
+
+#: Plans by world shape, generation and omitted endpoints (see `World.plan`): immutable, shared
+#: (their checksums are computed once), this process's.
+_PLANS: dict[tuple[Any, ...], Plan] = {}
 
 
 #: Record sets a bootstrap leaves, per shape of world (see `World.bootstrap(fast=True)`).
