@@ -8,7 +8,12 @@ Two modes, both re-running the world from scratch for every schedule (stateless 
   schedules that only reorder independent steps: every step records its footprint (what it read
   and wrote: the zone, the plans, the zone state, the lease, the clock), and two steps of
   different actors whose footprints do not conflict commute, so only one order is explored.
-  Every distinct behaviour (Mazurkiewicz trace) is still covered.
+  Every distinct behaviour (Mazurkiewicz trace) is still covered. State caching (the default,
+  ``reduction="states"``) also stops a schedule when it reaches a state the search explored
+  already with a sleep set that is a subset of its own (see `statekey` for what a state is):
+  everything reachable from there was explored then. Schedules that reach the same state by
+  different orders of dependent steps (a read before or after a write that changed nothing it
+  reads, a lease race both orders of which end alike) share one exploration of what follows.
 - `explore_random`: seeded random schedules with random faults for larger scopes, optionally on
   several worker processes (each pinned to one CPU: thread hand-offs within one core are about
   4x cheaper than across cores).
@@ -30,9 +35,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from . import scheduler as scheduler_module
+from . import statekey
 from .invariants import InvariantChecker, Violation
 from .scheduler import (
     FAULTS,
@@ -139,6 +145,7 @@ class RunResult:
     outcomes: dict[str, str | None] = field(default_factory=dict)
     state: str = ""
     fired: dict[str, int] = field(default_factory=dict)
+    cached: bool = False  # redundant because it reached a state explored already
 
 
 #: The bootstrapped world of each scope, forked for every schedule (see `fresh_world`).
@@ -190,6 +197,9 @@ def run_schedule(scope: Scope, policy: Policy, *, observe: Any = None, state: bo
     `state`: record the end state's `fingerprint` in the result (explorers ask only when they
     collect states)."""
     world, checker, sched = build(scope, policy)
+    bind = getattr(policy, "bind", None)
+    if bind is not None:
+        bind(world, checker, sched)
     if observe is not None:
         sched.on_step(observe)
     redundant = False
@@ -211,6 +221,7 @@ def run_schedule(scope: Scope, policy: Policy, *, observe: Any = None, state: bo
         {a: sched.outcome(a) for a in sched.actors},
         end,
         _fired(sched.trace),
+        redundant and bool(getattr(policy, "hit", False)),
     )
 
 
@@ -260,8 +271,11 @@ class Failure:
 @dataclass
 class ExploreResult:
     """Counts of an exploration. `schedules`: schedules run to their end; `pruned`: schedules
-    cut short by the partial-order reduction (exhaustive mode); `violating`: schedules with at
-    least one violation; `complete`: the exhaustive search ran out of schedules (not of budget)."""
+    cut short by the partial-order reduction (exhaustive mode); `cached`: schedules cut short at a
+    state explored already (state caching); `visited`: distinct states stored by state caching
+    (summed over workers); `violating`: schedules with at least one violation; `complete`: the
+    exhaustive search ran out of schedules (not of budget). `found`: with `collect_states`, every
+    violation found as (invariant, message)."""
 
     mode: str
     scope: Scope
@@ -279,18 +293,23 @@ class ExploreResult:
     states: set[str] | None = None
     faults_fired: dict[str, int] = field(default_factory=dict)
     start: int = 0
+    cached: int = 0
+    visited: int = 0
+    found: set[tuple[str, str]] | None = None
 
     @property
     def rate(self) -> float:
-        """Schedules (including pruned ones) per second of wall time."""
-        return (self.schedules + self.pruned) / self.elapsed if self.elapsed > 0 else 0.0
+        """Schedules (including pruned and cached ones) per second of wall time."""
+        return (self.schedules + self.pruned + self.cached) / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def first_failure(self) -> Failure | None:
         return self.failures[0] if self.failures else None
 
     def add(self, run: RunResult, *, seed: str | None = None, keep: int = 5) -> None:
-        if run.redundant:
+        if run.cached:
+            self.cached += 1
+        elif run.redundant:
             self.pruned += 1
         else:
             self.schedules += 1
@@ -299,6 +318,8 @@ class ExploreResult:
         self.steps += run.steps
         for kind, n in run.fired.items():
             self.faults_fired[kind] = self.faults_fired.get(kind, 0) + n
+        if self.found is not None:
+            self.found.update((v.invariant, v.message) for v in run.violations)
         if run.violations:
             self.violating += 1
             self.violations += len(run.violations)
@@ -310,6 +331,8 @@ class ExploreResult:
     def merge(self, other: ExploreResult, keep: int = 5) -> None:
         self.schedules += other.schedules
         self.pruned += other.pruned
+        self.cached += other.cached
+        self.visited += other.visited
         self.steps += other.steps
         self.violating += other.violating
         self.violations += other.violations
@@ -320,10 +343,15 @@ class ExploreResult:
         self.failures += other.failures[: max(0, keep - len(self.failures))]
         if self.states is not None and other.states is not None:
             self.states |= other.states
+        if self.found is not None and other.found is not None:
+            self.found |= other.found
 
     def summary(self) -> str:
         what = f"{self.scope.describe()}, faults {','.join(self.faults) or 'none'}"
-        pruned = f" (+{self.pruned} pruned as equivalent)" if self.mode == "exhaustive" else ""
+        pruned = f" (+{self.pruned} pruned as equivalent" if self.mode == "exhaustive" else ""
+        if pruned and (self.cached or self.visited):
+            pruned += f", +{self.cached} cut at one of {self.visited} states explored"
+        pruned += ")" if pruned else ""
         done = " (complete)" if self.complete else ""
         broken = ", ".join(f"{k}={n}" for k, n in sorted(self.by_invariant.items())) or "none"
         fired = ", ".join(f"{k}={self.faults_fired[k]}" for k in FAULTS if k in self.faults_fired) or "none"
@@ -341,6 +369,8 @@ class ExploreResult:
             "faults": list(self.faults),
             "schedules": self.schedules,
             "pruned": self.pruned,
+            "cached": self.cached,
+            "visited": self.visited,
             "steps": self.steps,
             "violating": self.violating,
             "violations": self.violations,
@@ -371,16 +401,55 @@ class _Node:
         self.chosen: Choice | None = None
 
 
+#: What `explore_exhaustive` prunes: nothing (every schedule, for soundness tests), schedules
+#: that only reorder independent steps (sleep sets), or those and schedules reaching a state
+#: explored already (sleep sets + state caching).
+Reduction = Literal["none", "sleep", "states"]
+REDUCTIONS: tuple[Reduction, ...] = ("none", "sleep", "states")
+
+#: State caching: state key -> the sleep sets it was explored with (none a subset of another).
+Visited = dict[int, list[frozenset[Choice]]]
+
+
 class _DepthFirst:
     """The policy of one run of the depth-first search: replays the stack's prefix, then
-    extends it with the first option that is neither explored nor asleep."""
+    extends it with the first option that is neither explored nor asleep.
 
-    def __init__(self, stack: list[_Node], faults: tuple[str, ...], max_faults: int, root: _Root) -> None:
+    With `visited` (state caching), each state a new step reaches is looked up: if it was
+    explored with a sleep set that is a subset of the current one, everything this schedule could
+    still do was explored from there (with fewer transitions asleep), and the schedule stops
+    (`hit`). The states the replayed prefix goes through are in `visited` already (they were new
+    when first reached) and are not looked up."""
+
+    def __init__(
+        self,
+        stack: list[_Node],
+        faults: tuple[str, ...],
+        max_faults: int,
+        root: _Root,
+        *,
+        sleep: bool = True,
+        visited: Visited | None = None,
+    ) -> None:
         self.stack = stack
         self.root = root
         self.faults = faults
         self.max_faults = max_faults
+        self.sleep = sleep
+        self.visited = visited
+        self.fresh = len(stack)  # steps before this one replay the prefix
+        self.hit = False
         self._sleep: dict[Choice, frozenset[Any]] = {}
+        self._used = 0  # faults chosen so far in this run
+        self._world: World | None = None
+        self._checker: InvariantChecker | None = None
+        self._sched: Scheduler | None = None
+
+    def bind(self, world: World, checker: InvariantChecker, sched: Scheduler) -> None:
+        """The run's world, checker and scheduler (what a state key is made of)."""
+        self._world, self._checker, self._sched = world, checker, sched
+        if self.visited is not None:
+            sched.observe = statekey.observed
 
     def options(self, sched: Scheduler, enabled: Sequence[str], depth: int) -> list[Choice]:
         opts = [Choice(a) for a in enabled]
@@ -417,15 +486,37 @@ class _DepthFirst:
         chosen = node.chosen
         assert chosen is not None
         fp = entry.footprint
-        # Sleep-set rule: a transition explored (or asleep) here stays asleep after `chosen`
-        # if it is another actor's and independent of it: that order is covered already.
-        asleep = {**node.sleep, **node.done}
-        self._sleep = {t: f for t, f in asleep.items() if t.actor != chosen.actor and not dependent(f, fp)}
+        if self.sleep:
+            # Sleep-set rule: a transition explored (or asleep) here stays asleep after `chosen`
+            # if it is another actor's and independent of it: that order is covered already.
+            asleep = {**node.sleep, **node.done}
+            self._sleep = {t: f for t, f in asleep.items() if t.actor != chosen.actor and not dependent(f, fp)}
         node.done[chosen] = fp
+        if chosen.fault is not None:
+            self._used += 1
         if entry.fault is not None and not entry.fired:
             # The fault had nothing to act on (no matching call in this step): the state is the
             # one the same step without a fault reaches, which is explored with more budget.
             raise _Redundant()
+        if self.visited is not None and entry.step >= self.fresh:
+            self._cache()
+
+    def _cache(self) -> None:
+        """Stop here if this state was explored with no more transitions asleep than now."""
+        assert self._world is not None and self._checker is not None and self._sched is not None
+        key = statekey.state_key(self._world, self._checker, self._sched, self._used)
+        asleep = frozenset(self._sleep)
+        assert self.visited is not None
+        known = self.visited.get(key)
+        if known is None:
+            self.visited[key] = [asleep]
+            return
+        if any(z <= asleep for z in known):
+            self.hit = True
+            raise _Redundant()
+        # Explored again with this sleep set; keep only the sleep sets no other one subsumes.
+        known[:] = [z for z in known if not asleep <= z]
+        known.append(asleep)
 
 
 @dataclass(frozen=True)
@@ -460,16 +551,23 @@ def explore_exhaustive(
     stop_on_violation: bool = False,
     workers: int = 1,
     collect_states: bool = False,
+    reduction: Reduction = "states",
 ) -> ExploreResult:
-    """Every schedule of `scope` (up to reordering of independent steps), each with at most
-    `max_faults` faults drawn from `faults` at any step; stops after `limit` schedules.
-    `workers` > 1 share out the first choice between processes (each subtree is searched
-    without the sleep set its earlier siblings would give it: a little more work, same cover).
-    `collect_states`: keep the end state (`fingerprint`) of every schedule in `.states`."""
+    """Every schedule of `scope` (up to reordering of independent steps and, with state caching,
+    up to the state reached), each with at most `max_faults` faults drawn from `faults` at any
+    step; stops after `limit` schedules run to their end. `workers` > 1 share out the first
+    choice between processes (each subtree is searched without the sleep set its earlier
+    siblings would give it, and with its own state cache: a little more work, same cover).
+    `collect_states`: keep the end state (`fingerprint`) of every schedule in `.states` and every
+    violation in `.found`. `reduction`: see `Reduction`."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, not {reduction!r}")
     faults = tuple(faults)
     start = time.perf_counter()
     if workers <= 1:
-        result = _exhaustive_part(scope, faults, max_faults, limit, stop_on_violation, _Root(), None, collect_states)
+        result = _exhaustive_part(
+            scope, faults, max_faults, limit, stop_on_violation, _Root(), None, collect_states, reduction
+        )
     else:
         cpus = _cpus()
         ctx = multiprocessing.get_context("spawn")
@@ -486,11 +584,18 @@ def explore_exhaustive(
                         _Root(w, workers),
                         cpus[w % len(cpus)],
                         collect_states,
+                        reduction,
                     )
                     for w in range(workers)
                 ],
             )
-        result = ExploreResult("exhaustive", scope, faults, states=set() if collect_states else None)
+        result = ExploreResult(
+            "exhaustive",
+            scope,
+            faults,
+            states=set() if collect_states else None,
+            found=set() if collect_states else None,
+        )
         for part in parts:
             result.merge(part)
         result.complete = all(p.complete for p in parts)
@@ -508,13 +613,21 @@ def _exhaustive_part(
     root: _Root,
     cpu: int | None,
     collect_states: bool = False,
+    reduction: Reduction = "states",
 ) -> ExploreResult:
-    result = ExploreResult("exhaustive", scope, faults, states=set() if collect_states else None)
+    result = ExploreResult(
+        "exhaustive",
+        scope,
+        faults,
+        states=set() if collect_states else None,
+        found=set() if collect_states else None,
+    )
     stack: list[_Node] = []
+    visited: Visited | None = {} if reduction == "states" else None
     start = time.perf_counter()
     with _pinned(cpu):
         while True:
-            policy = _DepthFirst(stack, faults, max_faults, root)
+            policy = _DepthFirst(stack, faults, max_faults, root, sleep=reduction != "none", visited=visited)
             run = run_schedule(scope, policy, observe=policy.after_step, state=collect_states)
             result.add(run)
             if (stop_on_violation and run.violations) or (limit is not None and result.schedules >= limit):
@@ -522,6 +635,7 @@ def _exhaustive_part(
             if not _backtrack(stack, root):
                 result.complete = True
                 break
+    result.visited = len(visited) if visited is not None else 0
     result.elapsed = time.perf_counter() - start
     return result
 

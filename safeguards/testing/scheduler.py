@@ -281,6 +281,7 @@ class _Actor:
         "pending",
         "restarts",
         "result",
+        "seen",
         "state",
         "thread",
     )
@@ -302,6 +303,8 @@ class _Actor:
         self.error: BaseException | None = None
         self.outcome: str | None = None
         self.thread: threading.Thread | None = None
+        #: What this incarnation observed so far, folded by `Scheduler.observe` (state caching).
+        self.seen: int = 0
 
 
 class ActorContext:
@@ -362,7 +365,19 @@ class _Guarded:
                 ctx._ensure_alive()
             if touched is not None:
                 sched._footprint.update(touched)
-            return value(*args, **kwargs)
+            observe = sched.observe
+            if observe is None:
+                return value(*args, **kwargs)
+            # Every input an actor gets from shared state comes through here: folding what each
+            # call returned (or raised) into the actor's `seen` summarises its local state.
+            a = ctx._actor
+            try:
+                result = value(*args, **kwargs)
+            except BaseException as exc:
+                a.seen = observe(a.seen, attr, exc, True)
+                raise
+            a.seen = observe(a.seen, attr, result, False)
+            return result
 
         self._methods[attr] = (value, guarded)
         return guarded
@@ -418,6 +433,11 @@ class Scheduler:
         self._running: _Actor | None = None
         self._callbacks: list[Callable[[TraceEntry], None]] = []
         self._footprint: set[Access] = set()
+        #: `observe(seen, method, value, raised) -> seen`: when set, every guarded call's result
+        #: (or exception) is folded into the calling actor's `seen` (see `observed`): with the
+        #: incarnation, it identifies the actor's local state (deterministic code fed the same
+        #: inputs is in the same state), which the explorer's state caching needs.
+        self.observe: Callable[[int, str, Any, bool], int] | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -471,6 +491,17 @@ class Scheduler:
 
     def crashes(self, name: str) -> int:
         return self._actors[name].crashes
+
+    def local_state(self, name: str) -> tuple[Any, ...]:
+        """What determines where actor `name` goes from here, as a hashable value: finished
+        (nothing: a finished actor never runs again), or its incarnation, restarts left, where
+        it is parked (checkpoint and context) and what this incarnation observed (`seen`,
+        folded by `observe`; meaningful only while `observe` is set)."""
+        a = self._actors[name]
+        if a.state == _DONE:
+            return (name, _DONE)
+        n = a.incarnation.incarnation if a.incarnation is not None else -1
+        return (name, a.state, n, a.restarts, a.crashes, a.checkpoint, a.seen, a.pending)
 
     def fault_allowed(self, name: str, fault: str | None) -> bool:
         """Whether `fault` can be applied to `name` now."""
@@ -606,6 +637,7 @@ class Scheduler:
             while True:
                 ctx = ActorContext(self, a, n)
                 a.incarnation = ctx
+                a.seen = 0  # a new incarnation starts from scratch: it has observed nothing
                 try:
                     a.result = a.body(ctx)
                     a.outcome = "ok" if a.result is None else str(a.result)
