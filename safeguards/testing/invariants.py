@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..backends.strict import StrictRoute53
 from ..errors import BatchRejected, SafeguardsError
 from ..fence import Fence, find_fence, parse_fence
 from ..plan import Plan
@@ -230,11 +231,11 @@ class InvariantChecker:
             # zone, checked already. I1 and I2 are idempotent on an unchanged zone (nothing new
             # to report, every condition reported stays open), so only the store is checked.
             self._last_sets = sets
-            values = w.values(sets)
-            self._check_never_empty(values)
+            view = _view(w, sets)
+            self._check_never_empty(view.values)
             if w.kind == "guarded":
-                self._last_fence = parse_fence(find_fence(sets, w.zone))
-                self._check_guarded(self._last_fence, values)
+                self._last_fence = view.fence
+                self._check_guarded(view.fence, view.values, view.content)
             else:
                 self._check_pointers(w.pointers(sets))
         self._check_store(sets)
@@ -283,11 +284,13 @@ class InvariantChecker:
                 what = "EMPTY" if not vals else f"down to {len(vals)} value(s)"
                 self._report("I1", key, f"{_short(e)} is {what} (minimum {minimum})")
 
-    def _check_guarded(self, fence: Fence | None, values: dict[str, tuple[str, ...]]) -> None:
-        """I2 on the step from the state as last checked to this one, and I6's fence truth."""
-        from .world import generation_of
-
-        content = {e: generation_of(v) if v else None for e, v in values.items()}
+    def _check_guarded(
+        self, fence: Fence | None, values: dict[str, tuple[str, ...]], content: dict[str, int | None] | None = None
+    ) -> None:
+        """I2 on the step from the state as last checked to this one, and I6's fence truth.
+        `content`: each endpoint's content generation, if known (read only, never changed)."""
+        if content is None:
+            content = _content(values)
         before, actor = self._fence, self._actor
         top = self._rank_max
         if top is not None and (fence is None or fence.rank < top):
@@ -529,6 +532,42 @@ class InvariantChecker:
                 tuple(s.trace) if s else (),
             )
         )
+
+
+@dataclass(frozen=True)
+class _View:
+    """What the checks read from one list of the zone's sets (read only: shared)."""
+
+    sets: Sequence[RecordSet]  # held, so that its id is not reused while kept
+    values: dict[str, tuple[str, ...]]
+    fence: Fence | None
+    content: dict[str, int | None]
+
+
+#: Views by list of sets (by id) and world shape: the model's lists are replaced, never changed,
+#: and every fork of a world starts on its template's list (so the first check of a run, and the
+#: checks after a reused closing round, parse nothing).
+_VIEWS: dict[tuple[Any, ...], _View] = {}
+
+
+def _view(w: World, sets: Sequence[RecordSet]) -> _View:
+    key = (id(sets), w.kind, w.zone, tuple(w.endpoints))
+    view = _VIEWS.get(key)
+    if view is None or view.sets is not sets:
+        values = w.values(sets)
+        fence = parse_fence(find_fence(sets, w.zone)) if w.kind == "guarded" else None
+        view = _View(sets, values, fence, _content(values))
+        if isinstance(sets, list) and type(w.model).records is StrictRoute53.records:
+            if len(_VIEWS) >= 256:
+                _VIEWS.clear()
+            _VIEWS[key] = view
+    return view
+
+
+def _content(values: dict[str, tuple[str, ...]]) -> dict[str, int | None]:
+    from .world import generation_of
+
+    return {e: generation_of(v) if v else None for e, v in values.items()}
 
 
 @dataclass(frozen=True)
