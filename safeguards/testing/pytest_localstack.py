@@ -85,9 +85,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}: needs LocalStack (dns-safeguards starts it when absent)")
 
 
+#: Under pytest-xdist every test that needs LocalStack goes to one worker (``--dist loadgroup``):
+#: one process starts the instances, uses them and stops them at its end, so no worker stops an
+#: instance another one still uses and no two workers race to start the same port.
+XDIST_GROUP = "dnssg-localstack"
+_FIXTURES = frozenset({"localstack_strict", "localstack_stock"})
+
+
+def _needs_localstack(item: pytest.Item) -> bool:
+    return item.get_closest_marker(MARKER) is not None or not _FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist turns xdist_group marks into node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked ``dnssg_localstack`` when LocalStack is off (never in CI)."""
-    ours = [item for item in items if item.get_closest_marker(MARKER)]
+    """Skip tests marked ``dnssg_localstack`` when LocalStack is off (never in CI); under xdist,
+    keep every test that needs LocalStack on one worker."""
+    ours = [item for item in items if _needs_localstack(item)]
+    if ours and localstack_enabled(config) and config.pluginmanager.hasplugin("xdist"):
+        for item in ours:
+            item.add_marker(pytest.mark.xdist_group(XDIST_GROUP))
+    ours = [item for item in ours if item.get_closest_marker(MARKER)]
     if not ours or localstack_enabled(config):
         return
     skip = pytest.mark.skip(reason=ENABLE_HINT)
