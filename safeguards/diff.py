@@ -13,7 +13,7 @@ import dataclasses
 import itertools
 import operator
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +29,6 @@ from .records import (
     record_key,
 )
 
-#: A set's class and every field: two sets compare equal exactly when these are equal.
-_IDENTITY = operator.attrgetter("__class__", *(f.name for f in dataclasses.fields(RecordSet)))
 #: Stands for "not observed": unequal to every set (its class is not RecordSet).
 _ABSENT: Any = types.SimpleNamespace(**{f.name: None for f in dataclasses.fields(RecordSet)})
 
@@ -97,7 +95,14 @@ def compute_diff(
 
 
 def _compute_diff(desired: Sequence[RecordSet], observed: dict[RecordKey, RecordSet]) -> Diff:
-    want = dict(zip(map(record_key, desired), desired, strict=True))
+    news = list(desired)
+    names = set(map(_NAME, news))
+    # When no two desired sets share a name (a plan's usual shape), their keys are distinct and
+    # nothing is keyed by them: each is looked up once (its key tuple freed at once). Otherwise
+    # by key, as a dict keeps them (a later set of the same key in the first one's place).
+    want = dict(zip(map(record_key, news), news, strict=True)) if len(names) < len(news) else None
+    if want is not None:
+        news = list(want.values())
     per_name: dict[str, tuple[list[Change], list[Change]]] = {}
     creates: list[RecordSet] = []
     updates: list[tuple[RecordSet, RecordSet]] = []
@@ -106,11 +111,11 @@ def _compute_diff(desired: Sequence[RecordSet], observed: dict[RecordKey, Record
     def slot(name: str) -> tuple[list[Change], list[Change]]:
         return per_name.setdefault(name, ([], []))
 
-    # Which desired sets differ from what was observed, decided in C for all of them at once:
-    # `old != new` as the dataclass compares (same class, every field), a missing set never equal.
-    news = list(want.values())
-    olds: list[Any] = list(map(observed.get, want, itertools.repeat(_ABSENT)))
-    differs = list(map(operator.ne, map(_IDENTITY, olds), map(_IDENTITY, news)))
+    # Which desired sets differ from what was observed, decided in C for all of them at once
+    # (record sets compare in C: same class, every field), a missing set never equal.
+    keys = want if want is not None else map(record_key, news)
+    olds: list[Any] = list(map(observed.get, keys, itertools.repeat(_ABSENT)))
+    differs = list(map(operator.ne, olds, news))
     for i in itertools.compress(range(len(news)), differs):
         old, new = olds[i], news[i]
         if old is _ABSENT:
@@ -122,7 +127,7 @@ def _compute_diff(desired: Sequence[RecordSet], observed: dict[RecordKey, Record
             adds.append(Change("CREATE", new))
             updates.append((old, new))
     unchanged = len(news) - sum(differs)
-    for old in itertools.compress(observed.values(), map(operator.not_, map(want.__contains__, observed))):
+    for old in _not_desired(observed, news, names, olds, want):
         slot(old.name)[0].append(Change("DELETE", old))
         deletes.append(old)
 
@@ -130,6 +135,30 @@ def _compute_diff(desired: Sequence[RecordSet], observed: dict[RecordKey, Record
         ChangeGroup(name, _ordered(dels) + _ordered(adds)) for name, (dels, adds) in sorted(per_name.items())
     )
     return Diff(groups, tuple(creates), tuple(updates), tuple(deletes), unchanged)
+
+
+def _not_desired(
+    observed: dict[RecordKey, RecordSet],
+    news: list[RecordSet],
+    names: set[str],
+    olds: list[Any],
+    want: dict[RecordKey, RecordSet] | None,
+) -> Iterable[RecordSet]:
+    """The observed sets no desired set has the key of, in the order observed. With distinct
+    desired keys (`want` None): the observed sets at names nothing is desired at are such sets,
+    and they are all of them when, with the sets found for desired ones, they account for every
+    observed set (a set at a desired name under another key, a type change, needs the keys)."""
+    if want is None:
+        sets = list(observed.values())
+        gone = list(map(operator.not_, map(names.__contains__, map(_NAME, sets))))
+        found = sum(map(operator.is_not, olds, itertools.repeat(_ABSENT)))
+        if found + sum(gone) == len(sets):
+            return itertools.compress(sets, gone)
+    keyed: Collection[RecordKey] = want if want is not None else set(map(record_key, news))
+    return itertools.compress(observed.values(), map(operator.not_, map(keyed.__contains__, observed)))
+
+
+_NAME = operator.attrgetter("name")
 
 
 def _ordered(changes: list[Change]) -> tuple[Change, ...]:

@@ -427,6 +427,21 @@ def _records_block(text: str) -> tuple[int, int, str] | None:
     return m.start(), end, text[start:end]
 
 
+def _records_span(text: str) -> tuple[int, int, int] | None:
+    """Where the top-level `records:` block sequence's key starts, where its block starts and where
+    it ends (see `_records_block`), without copying it."""
+    m = _RECORDS_KEY.search(text)
+    if m is None:
+        return None
+    start = m.end() + 1
+    end_m = _TOP_LINE.search(text, start)
+    return m.start(), start, end_m.start() if end_m else len(text)
+
+
+#: Characters of the records block read at once by `_block_yaml` (about 5,000 records).
+_BLOCK_PIECE = 1 << 19
+
+
 def _records_marker(text: str, block: str) -> str | None:
     """A plain scalar found nowhere in `text`, to stand where the records block was: parsing the
     rest must give it back as the records, else a quoted or flow scalar open across the block
@@ -571,47 +586,65 @@ def _block_yaml(text: str) -> Any:
     otherwise (then None: `yes`, `1_000`, `null`, `1.5` are not strings). The rest of the document
     is parsed with a marker where the block was, which must come back as the records: a quoted or
     flow scalar open across the block would swallow it."""
-    span = _records_block(text)
+    span = _records_span(text)
     if span is None:
         return None
-    key, end, block = span
-    indent = len(block) - len(block.lstrip(" "))
-    if indent > 16 or not block.startswith("- ", indent):
+    key, start, end = span
+    head = text[start : start + 20]
+    indent = len(head) - len(head.lstrip(" "))
+    if indent > 16 or not head.startswith("- ", indent):
         return None
     item, overhead = _block_item(indent)
-    rows = item.findall(block)
-    if not rows:
+    names: list[str] = []
+    types: list[str] = []
+    ttls: list[int] = []
+    split: list[list[str]] = []
+    kinds: dict[str, str] = {}  # each type written once: a plan's types are a handful of words
+    numbers: dict[str, int] = {}  # equal TTLs as one number
+    # Piece by piece (cut where a line starts a new item), so that only one piece's matches are
+    # held at once beside the columns: all 100,000 at once were 30 MB more at the peak.
+    cut_at = "\n" + " " * indent + "- name: "
+    pos = start
+    while pos < end:
+        cut = text.find(cut_at, pos + _BLOCK_PIECE, end)
+        cut = end if cut < 0 else cut + 1
+        rows = item.findall(text, pos, cut)
+        if not rows:
+            return None
+        n, t, ttl, values = zip(*rows, strict=True)
+        del rows
+        # The items found tile the piece exactly (matches never overlap: the same total length
+        # leaves no gap), so the block holds nothing but such items.
+        if len(n) * overhead + sum(map(len, itertools.chain(n, t, ttl, values))) != cut - pos:
+            return None
+        piece = list(map(str.split, values, itertools.repeat(", ")))
+        quoted = [i for i, v in enumerate(values) if "'" in v]
+        for i in quoted:
+            piece[i] = [p or q.replace("''", "'") for q, p in _QUOTED_OR_PLAIN.findall(values[i])]
+        plain: list[Iterable[str]] = [n, set(t).difference(kinds)]
+        if quoted:
+            plain_only = map(operator.not_, map(operator.contains, values, itertools.repeat("'")))
+            plain.append(itertools.chain.from_iterable(itertools.compress(piece, plain_only)))
+            plain.append([p for i in quoted for _q, p in _QUOTED_OR_PLAIN.findall(values[i]) if p])
+        else:
+            plain.append(itertools.chain.from_iterable(piece))
+        if not _all_strings(itertools.chain.from_iterable(plain)):
+            return None
+        kinds.update((k, k) for k in set(t).difference(kinds))
+        names += n
+        types += map(kinds.__getitem__, t)
+        ttls += map(numbers.setdefault, ttl, map(int, ttl))
+        split += piece
+        pos = cut
+    if not names:
         return None
-    names, types, ttls, values = zip(*rows, strict=True)
-    # The items found tile the block exactly (matches never overlap: the same total length leaves
-    # no gap), so the block holds nothing but such items.
-    if len(rows) * overhead + sum(map(len, itertools.chain(names, types, ttls, values))) != len(block):
-        return None
-    split = list(map(str.split, values, itertools.repeat(", ")))
-    quoted = [i for i, v in enumerate(values) if "'" in v]
-    for i in quoted:
-        split[i] = [p or q.replace("''", "'") for q, p in _QUOTED_OR_PLAIN.findall(values[i])]
-    plain: list[Iterable[str]] = [names, set(types)]
-    if quoted:
-        plain_only = map(operator.not_, map(operator.contains, values, itertools.repeat("'")))
-        plain.append(itertools.chain.from_iterable(itertools.compress(split, plain_only)))
-        plain.append([p for i in quoted for _q, p in _QUOTED_OR_PLAIN.findall(values[i]) if p])
-    else:
-        plain.append(itertools.chain.from_iterable(split))
-    if not _all_strings(itertools.chain.from_iterable(plain)):
-        return None
-    marker = _records_marker(text, block)
+    marker = _records_marker(text, text[start : start + 4096] + text[max(start, end - 4096) : end])
     if marker is None:
         return None
     top = strict_yaml(text[:key] + f"records: [{marker}]\n" + text[end:])
     if not isinstance(top, dict) or top.get("records") != [marker]:
         return None
-    # The columns as read (no mapping per record); equal numbers as one object, and each type
-    # written once (a plan's types are a handful of words).
-    kinds = {t: t for t in set(types)}
-    top["records"] = SimpleRecords(
-        list(names), list(map(kinds.__getitem__, types)), shared_ints(list(map(int, ttls))), split
-    )
+    top["records"] = SimpleRecords(names, types, ttls, split)  # the columns as read: no mapping per record
     return top
 
 
