@@ -15,6 +15,7 @@ from .fence import ZoneView
 from .plan import DEFAULT_OWNER
 from .planstore import PlanStore
 from .records import RecordSet, is_reserved, owner_name
+from .retry import Backoff, RetryPolicy
 from .route53_rules.listing import reversed_name
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class Ports:
     # Whether `backend` has ranged listing, and for which backend object it was asked: a
     # runtime protocol check walks the protocol's attributes each time (one per read).
     _ranged: tuple[object, bool] | None = field(default=None, init=False, repr=False, compare=False)
+    _policy: tuple[Backoff, RetryPolicy] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def enactor(self) -> str:
@@ -47,7 +49,13 @@ class Ports:
     def call(self, fn: Callable[[], T], zone: str = "") -> T:
         """A Route 53 call under the backoff policy: retryable errors (throttling, 5xx,
         PriorRequestNotComplete) are retried with full jitter, logged as they happen."""
-        return self.options.backoff.policy().call(
+        backoff = self.options.backoff
+        policy = self._policy
+        if policy is None or policy[0] is not backoff:
+            # The policy a (frozen) Backoff describes is immutable and keeps no state between
+            # calls: built once per Backoff object instead of once per call.
+            policy = self._policy = (backoff, backoff.policy())
+        return policy[1].call(
             fn,
             clock=self.clock,
             rng=self.rng,

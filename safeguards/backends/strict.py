@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -107,10 +108,16 @@ class Faults:
 
     def take(self, kind: str) -> bool:
         """Consume one armed fault of `kind`; True if one was armed."""
+        if not self._armed:  # nothing armed (the common case): no lock to take
+            return False
         with self._lock:
-            if self._armed[kind] <= 0:
+            n = self._armed[kind]
+            if n <= 0:
                 return False
-            self._armed[kind] -= 1
+            if n == 1:
+                del self._armed[kind]  # none left: the counter empties, and the check above holds
+            else:
+                self._armed[kind] = n - 1
             self.fired[kind] += 1
             return True
 
@@ -336,7 +343,7 @@ class StrictRoute53:
         """Hosted zone id of `zone_name`; created (with its SOA and NS) when `create`."""
         self._enter("ListHostedZonesByName")
         zone = fqdn(zone_name)
-        zone_id = "Z" + hashlib.sha256(zone.encode()).hexdigest()[:13].upper()
+        zone_id = _zone_id(zone)
         with self._lock:
             if self._db is None:
                 if zone_id in self._zones:
@@ -681,6 +688,12 @@ class StrictRoute53:
     def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         assert self._db is not None
         return transaction(self._db, self._lock, write=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _zone_id(zone: str) -> str:
+    """The hosted zone id of canonical `zone` (a hash of it: computed once per name)."""
+    return "Z" + hashlib.sha256(zone.encode()).hexdigest()[:13].upper()
 
 
 def _apex_sets(zone: str) -> list[RecordSet]:
