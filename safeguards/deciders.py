@@ -65,7 +65,8 @@ class Deciders:
         name = fence_record_name(zone, owner)
         at_fence = p.read_names(zone_id, zone, [name], owner)
         rrset = at_fence.by_key.get((name, "TXT", None))
-        live = parse_fence(rrset)
+        # The view parsed its own fence set already: the same object parses to the same fence.
+        live = at_fence.fence if rrset is not None and rrset is at_fence.fence_rrset else parse_fence(rrset)
         if rrset is None or live is None or live.owner != owner or not live.done or live.rev or live.source:
             return None
         if live.generation >= plan.generation:
