@@ -30,6 +30,7 @@ import gc
 import hashlib
 import itertools
 import json
+import math
 import operator
 import os
 import re
@@ -409,8 +410,10 @@ def yaml_is_plain(text: str) -> bool:
 
 #: `records:` alone on its line at the top level: a block sequence follows.
 _RECORDS_KEY = re.compile(r"^records:[ \t]*(?:#.*)?$", re.MULTILINE)
-#: The next top-level key (a line starting in column 0 with anything but a space, '#' or '-').
-_TOP_LINE = re.compile(r"^[^\s#-]", re.MULTILINE)
+#: The next top-level key (a line starting in column 0 with anything but a space, '#' or '-'), with
+#: the newline before it: a literal first character lets the search skip from line to line (with
+#: `^` it tried every character of a 30 MB plan).
+_TOP_LINE = re.compile(r"\n[^\s#-]")
 #: Items per chunk when the records are parsed piecewise.
 YAML_CHUNK = 2000
 
@@ -422,8 +425,8 @@ def _records_block(text: str) -> tuple[int, int, str] | None:
     if m is None:
         return None
     start = m.end() + 1
-    end_m = _TOP_LINE.search(text, start)
-    end = end_m.start() if end_m else len(text)
+    end_m = _TOP_LINE.search(text, start - 1)
+    end = end_m.start() + 1 if end_m else len(text)
     return m.start(), end, text[start:end]
 
 
@@ -434,8 +437,8 @@ def _records_span(text: str) -> tuple[int, int, int] | None:
     if m is None:
         return None
     start = m.end() + 1
-    end_m = _TOP_LINE.search(text, start)
-    return m.start(), start, end_m.start() if end_m else len(text)
+    end_m = _TOP_LINE.search(text, start - 1)
+    return m.start(), start, end_m.start() + 1 if end_m else len(text)
 
 
 #: Characters of the records block read at once by `_block_yaml` (about 5,000 records).
@@ -563,7 +566,60 @@ def _implicit_pattern() -> re.Pattern[str]:
     # '' (an empty scalar resolves to null): no line of ours is empty, but keep it honest.
     lead = "".join(re.escape(f) for f in firsts if f)
     alternatives = "|".join(f"(?:{b})" for b in bodies)
-    return re.compile(r"\n(?=[" + lead + r"]|\n)(?:" + alternatives + r")(?=\n)", re.X)
+    # A line starting with a digit and holding two dots (an IPv4 address, `10 mx.example.`) is
+    # skipped at once when no resolver matches two dots (none does: numbers and timestamps hold
+    # one at most), instead of trying each resolver on it: 4x faster over a plan's addresses.
+    skip = r"(?![0-9][^\n.]*\.[^\n.]*\.)" if all(_most_dots(b) <= 1 for b in bodies) else ""
+    return re.compile(r"\n(?=[" + lead + r"]|\n)" + skip + r"(?:" + alternatives + r")(?=\n)", re.X)
+
+
+def _most_dots(pattern: str) -> float:
+    """The most '.' characters a match of `pattern` (verbose syntax) can hold (inf: unbounded or
+    unknown), from the pattern's parse tree."""
+    try:
+        import re._parser as parser  # type: ignore[import-not-found]  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        try:
+            import sre_parse as parser
+        except ImportError:
+            return math.inf
+    dot = ord(".")
+
+    def can_be_dot(op: Any, av: Any) -> bool:
+        if op is parser.LITERAL:
+            return bool(av == dot)
+        if op is parser.NOT_LITERAL:
+            return bool(av != dot)
+        if op is parser.RANGE:
+            return bool(av[0] <= dot <= av[1])
+        return True  # ANY, CATEGORY, NEGATE, anything else: it may
+
+    def most(items: Any) -> float:
+        total = 0.0
+        for op, av in items:
+            if op in (parser.LITERAL, parser.NOT_LITERAL, parser.ANY):
+                total += can_be_dot(op, av)
+            elif op is parser.IN:
+                negate = any(o is parser.NEGATE for o, _ in av)
+                total += 1 if negate or any(can_be_dot(o, a) for o, a in av) else 0
+            elif op is parser.SUBPATTERN:
+                total += most(av[-1])
+            elif op is parser.BRANCH:
+                total += max(most(branch) for branch in av[1])
+            elif op in (parser.MAX_REPEAT, parser.MIN_REPEAT):
+                _low, high, sub = av
+                inner = most(sub)
+                total += 0 if inner == 0 else (math.inf if high is parser.MAXREPEAT else high * inner)
+            elif op in (parser.AT, parser.ASSERT, parser.ASSERT_NOT):
+                continue  # anchors and lookarounds hold no character of the match
+            else:
+                return math.inf
+        return total
+
+    try:
+        return most(parser.parse(pattern, re.X))
+    except Exception:  # pragma: no cover - another parser: no shortcut
+        return math.inf
 
 
 _IMPLICIT = _implicit_pattern()
