@@ -522,7 +522,7 @@ class StrictRoute53:
             for zone_id, mz in self._zones.items():
                 copy = _MemoryZone(mz.id, mz.name)
                 copy.by_name = {name: dict(sets) for name, sets in mz.by_name.items()}
-                copy._sorted = mz._sorted  # replaced, never mutated
+                copy._sorted = mz.all_sorted()  # replaced, never mutated: sorted once, shared by every fork
                 copy._count = mz._count
                 other._zones[zone_id] = copy
             other._verdicts = self._verdicts  # verdicts are facts about (batch, zone content): shared
