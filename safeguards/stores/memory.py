@@ -12,6 +12,7 @@ every answer. Leases are all this process's, so a holder is never "provably dead
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from typing import Any
 
 from ..clock import Clock, SystemClock
@@ -183,6 +184,14 @@ class MemoryPlanStore:
         """Stored generations, ascending."""
         with self._lock:
             return sorted(self._plans.get(zone, ()))
+
+    def kept(self, zone: str) -> tuple[Collection[int], int | None]:
+        """The generations stored (a live view: read it at once) and the last known good: what
+        the race harness's I3 check reads after every store write, without sorting a list or
+        building a `ZoneState`."""
+        with self._lock:
+            st = self._states.get(zone)
+            return self._plans.get(zone, {}).keys(), st.last_known_good if st is not None else None
 
     def delete_plan(self, zone: str, generation: int, lease: Lease, *, pinned_below: int | None = None) -> bool:
         """Delete one plan if `lease` is still current, the plan is not the last known good and

@@ -50,6 +50,7 @@ from ..errors import BatchRejected, SafeguardsError
 from ..fence import Fence, find_fence, parse_fence
 from ..plan import Plan
 from ..records import Change, ChangeInfo, RecordSet
+from ..stores.memory import MemoryPlanStore
 from .scheduler import DONE, Aborted, Crash, Scheduler, TraceEntry
 
 if TYPE_CHECKING:
@@ -237,14 +238,18 @@ class InvariantChecker:
                 self._last_fence = view.fence
                 self._check_guarded(view.fence, view.values, view.content)
             else:
-                self._check_pointers(w.pointers(sets))
+                self._check_pointers(view.pointers)
         self._check_store(sets)
         return self.violations[before:]
 
     def _check_store(self, sets: Sequence[RecordSet]) -> None:
         """I3: every live generation and the last known good are still in the plan store."""
         w = self.world
-        stored = set(w.store.generations(w.zone))
+        store = w.store
+        if type(store) is MemoryPlanStore:
+            stored, lkg = store.kept(w.zone)  # no list sorted, no ZoneState built (every store write)
+        else:
+            stored, lkg = set(store.generations(w.zone)), store.state(w.zone).last_known_good
         if w.kind == "guarded":
             fence = self._last_fence if sets is self._last_sets else parse_fence(find_fence(sets, w.zone))
             live = fence.generation if fence else None
@@ -256,11 +261,11 @@ class InvariantChecker:
                     ("I3", "content", fence.content),
                     f"g{fence.content}, whose content is live (fence {fence.label()}), was deleted from the plan store",
                 )
-            lkg = w.store.state(w.zone).last_known_good
             if lkg is not None and lkg not in stored:
                 self._report("I3", ("I3", "lkg", lkg), f"last known good g{lkg} was deleted from the plan store")
         else:
-            for e, g in w.pointers(sets).items():
+            pointers = _view(w, sets).pointers if sets is self._last_sets else w.pointers(sets)
+            for e, g in pointers.items():
                 if g is not None and g not in stored:
                     self._report(
                         "I3",
@@ -542,6 +547,7 @@ class _View:
     values: dict[str, tuple[str, ...]]
     fence: Fence | None
     content: dict[str, int | None]
+    pointers: dict[str, int | None]  # naive worlds' live-plan pointers (empty in guarded ones)
 
 
 #: Views by list of sets (by id) and world shape: the model's lists are replaced, never changed,
@@ -556,7 +562,8 @@ def _view(w: World, sets: Sequence[RecordSet]) -> _View:
     if view is None or view.sets is not sets:
         values = w.values(sets)
         fence = parse_fence(find_fence(sets, w.zone)) if w.kind == "guarded" else None
-        view = _View(sets, values, fence, _content(values))
+        pointers = w.pointers(sets) if w.kind != "guarded" else {}
+        view = _View(sets, values, fence, _content(values), pointers)
         if isinstance(sets, list) and type(w.model).records is StrictRoute53.records:
             if len(_VIEWS) >= 256:
                 _VIEWS.clear()
