@@ -764,11 +764,14 @@ def _simple_columns(records: planfile.SimpleRecords, zone: str) -> list[RecordSe
                 canon = list(values)
             collections.deque(map(canon.__setitem__, index, changed), maxlen=0)
     # No value twice in a set; sorted values (a tuple decoded as such and holding one value is kept).
-    multi = list(itertools.compress(canon, map(operator.gt, lens, itertools.repeat(1))))
+    several = list(itertools.compress(range(n), map(operator.gt, lens, itertools.repeat(1))))
+    multi = list(map(canon.__getitem__, several))
     if multi and any(map(operator.ne, map(len, map(set, multi)), map(len, multi))):
         return None
-    sets = list(map(tuple, map(sorted, canon)))
+    sets = list(map(tuple, canon))
     del canon
+    collections.deque(map(sets.__setitem__, several, map(tuple, map(sorted, multi))), maxlen=0)
+    del multi, several
     fq = list(map(operator.add, names, itertools.repeat(fast.dot_zone)))
     return _column_sets(fq, types, ttls, sets)
 

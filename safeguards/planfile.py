@@ -263,6 +263,8 @@ def _simple_json(text: str) -> dict[str, Any] | None:
     records = doc.records
     names = list(map(_NAME_OF, records))
     types = list(map(_TYPE_OF, records))
+    kinds = {t: t for t in set(types)}  # each type one object: a plan's types are a handful of words
+    types = list(map(kinds.__getitem__, types))
     values = list(map(_VALUES_OF, records))
     ttls = shared_ints(list(map(_TTL_OF, records)))
     del records
@@ -674,14 +676,17 @@ def _block_yaml(text: str) -> Any:
         if len(n) * overhead + sum(map(len, itertools.chain(n, t, ttl, values))) != cut - pos:
             return None
         piece = list(map(str.split, values, itertools.repeat(", ")))
-        quoted = [i for i, v in enumerate(values) if "'" in v]
-        for i in quoted:
-            piece[i] = [p or q.replace("''", "'") for q, p in _QUOTED_OR_PLAIN.findall(values[i])]
+        quoted = list(itertools.compress(range(len(values)), map(operator.contains, values, itertools.repeat("'"))))
         plain: list[Iterable[str]] = [n, set(t).difference(kinds)]
         if quoted:
             plain_only = map(operator.not_, map(operator.contains, values, itertools.repeat("'")))
-            plain.append(itertools.chain.from_iterable(itertools.compress(piece, plain_only)))
-            plain.append([p for i in quoted for _q, p in _QUOTED_OR_PLAIN.findall(values[i]) if p])
+            plain.append(list(itertools.chain.from_iterable(itertools.compress(piece, plain_only))))
+            unquoted: list[str] = []
+            for i in quoted:
+                parts = _QUOTED_OR_PLAIN.findall(values[i])
+                piece[i] = [p or q.replace("''", "'") for q, p in parts]
+                unquoted += [p for _q, p in parts if p]
+            plain.append(unquoted)
         else:
             plain.append(itertools.chain.from_iterable(piece))
         if not _all_strings(itertools.chain.from_iterable(plain)):
