@@ -231,6 +231,8 @@ class MemoryPlanStore:
             if row is None:
                 epoch = 1
             elif row.holder == holder:
+                if row.expires_at == now + ttl_seconds:
+                    return row  # renewed at the same instant (virtual time): that very lease
                 epoch = row.epoch
             elif row.expires_at <= now:
                 epoch = row.epoch + 1

@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 
 #: The plan-store objects the invariants read (see `world.STORE_ACCESS`); leases are not.
 _STORE = frozenset({"plans", "state"})
+_STORE_WRITTEN = frozenset((obj, "w") for obj in _STORE)
+_ZONE_WRITTEN = ("zone", "w")
 
 INVARIANTS: dict[str, str] = {
     "I1": "never empty",
@@ -198,15 +200,12 @@ class InvariantChecker:
                 self._check_restored(actor)
 
     def _step_checks(self, entry: TraceEntry) -> None:
-        if self._trust:
-            written = {obj for obj, mode in entry.footprint if mode == "w"}
-            if "zone" not in written and not written & _STORE:
-                self._step = entry.step
-                return
-            if "zone" not in written:  # the zone is as last checked: only I3 can change
-                self._step = entry.step
+        footprint = entry.footprint
+        if self._trust and _ZONE_WRITTEN not in footprint:  # the zone is as last checked
+            self._step = entry.step
+            if not footprint.isdisjoint(_STORE_WRITTEN):  # only I3 can change
                 self._check_store(self._last_sets)
-                return
+            return
         self.check(step=entry.step)
 
     @property
