@@ -250,7 +250,7 @@ class InvariantChecker:
         else:
             stored, lkg = set(store.generations(w.zone)), store.state(w.zone).last_known_good
         if w.kind == "guarded":
-            fence = self._last_fence if sets is self._last_sets else parse_fence(find_fence(sets, w.zone))
+            fence = self._last_fence if sets is self._last_sets else _parsed(find_fence(sets, w.zone))
             live = fence.generation if fence else None
             if live is not None and live not in stored:
                 self._report("I3", ("I3", "live", live), f"live generation g{live} was deleted from the plan store")
@@ -502,7 +502,7 @@ class InvariantChecker:
         self.healthy_outcome = w.healthy_round()
         self.check()
         if target is not None:
-            fence = parse_fence(find_fence(w.sets(), w.zone)) if w.kind == "guarded" else None
+            fence = _parsed(find_fence(w.sets(), w.zone)) if w.kind == "guarded" else None
             content = target
             if fence is not None and fence.generation == target.generation and fence.content != fence.generation:
                 # The newest plan was rolled back (or restored after a failed gate): the content
@@ -560,7 +560,7 @@ def _view(w: World, sets: Sequence[RecordSet]) -> _View:
     view = _VIEWS.get(key)
     if view is None or view.sets is not sets:
         values = w.values(sets)
-        fence = parse_fence(find_fence(sets, w.zone)) if w.kind == "guarded" else None
+        fence = _parsed(find_fence(sets, w.zone)) if w.kind == "guarded" else None
         pointers = w.pointers(sets) if w.kind != "guarded" else {}
         view = _View(sets, values, fence, _content(values), pointers)
         if isinstance(sets, list) and type(w.model).records is StrictRoute53.records:
@@ -568,6 +568,27 @@ def _view(w: World, sets: Sequence[RecordSet]) -> _View:
                 _VIEWS.clear()
             _VIEWS[key] = view
     return view
+
+
+#: Fences parsed, by their record set (a value: equal sets parse to equal fences).
+_FENCES: dict[RecordSet, Fence | None] = {}
+
+
+def _parsed(rrset: RecordSet | None) -> Fence | None:
+    """`parse_fence(rrset)`, kept: a run writes a handful of fences, checked after many steps."""
+    if rrset is None:
+        return None
+    try:
+        return _FENCES[rrset]
+    except KeyError:
+        pass
+    except TypeError:  # not hashable: parse it
+        return parse_fence(rrset)
+    fence = parse_fence(rrset)
+    if len(_FENCES) >= 4096:
+        _FENCES.clear()
+    _FENCES[rrset] = fence
+    return fence
 
 
 def _content(values: dict[str, tuple[str, ...]]) -> dict[str, int | None]:
