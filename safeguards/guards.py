@@ -15,7 +15,7 @@ import functools
 import itertools
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -65,14 +65,17 @@ def _shared(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> GuardContext
     return ctx if ctx is not None and ctx.observed is observed and ctx.diff is diff else None
 
 
-def _after(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> dict[RecordKey, RecordSet]:
+def _after(observed: Mapping[RecordKey, RecordSet], diff: Diff) -> Mapping[RecordKey, RecordSet]:
+    """The zone after the change: the judged context's (not built unless a rule reads it by key)."""
     ctx = _shared(observed, diff)
-    return ctx.after if ctx is not None else apply_diff(dict(observed), diff.groups)
+    return ctx.after_view if ctx is not None else apply_diff(dict(observed), diff.groups)
 
 
 def check_never_empty(plan: Plan, observed: Mapping[RecordKey, RecordSet], diff: Diff) -> list[str]:
     """After the change, every managed name not retired keeps at least one set, and every
     set keeps at least its `min_values` values."""
+    ctx = _shared(observed, diff)
+    overlay = ctx.overlay if ctx is not None else None
     after = _after(observed, diff)
     problems: list[str] = []
     sets = _after_sets(observed, diff, after)
@@ -89,7 +92,9 @@ def check_never_empty(plan: Plan, observed: Mapping[RecordKey, RecordSet], diff:
     # there; the few left (if any) are looked up among every name before and after.
     lost = {c.rrset.name for g in diff.groups for c in g.changes if c.action == "DELETE"}
     lost.difference_update(plan.retire)
-    if lost:
+    if lost and overlay is not None:
+        lost.difference_update(map(_NAME, overlay[1]))
+    elif lost:
         lost.difference_update(
             [c.rrset.name for g in diff.groups for c in g.changes if c.action != "DELETE" and c.rrset.key in after]
         )
@@ -164,12 +169,70 @@ class GuardContext:
     @functools.cached_property
     def after(self) -> dict[RecordKey, RecordSet]:
         """The governed sets once the diff is applied: computed once for every guard that needs it."""
-        return apply_diff(dict(self.observed), self.diff.groups)
+        return self.after_view.built()
 
     @functools.cached_property
     def after_sets(self) -> list[RecordSet]:
-        """`after`'s sets, listed once for the rules that scan them all."""
-        return list(self.after.values())
+        """`after`'s sets, listed once for the rules that scan them all (in `after`'s order)."""
+        overlay = self.overlay
+        return overlay[0] if overlay is not None else list(self.after.values())
+
+    @functools.cached_property
+    def after_view(self) -> _AfterView:
+        """`after`, built only when read by key: the rules scan `after_sets`, which needs no copy
+        of the observed zone (a 100,000-entry dict)."""
+        return _AfterView(self.observed, self.diff)
+
+    @functools.cached_property
+    def overlay(self) -> tuple[list[RecordSet], list[RecordSet]] | None:
+        """(`after`'s sets in its order, the sets the diff writes that are among them), applied as
+        `apply_diff` applies the changes but over the observed sets in place: the deleted keys
+        and the written sets on the side. None when a change is an UPSERT or one `apply_diff`
+        refuses (then `after` decides, and raises as it does)."""
+        observed = self.observed
+        deleted: set[RecordKey] = set()
+        written: dict[RecordKey, RecordSet] = {}
+        for group in self.diff.groups:
+            for change in group.changes:
+                rrset = change.rrset
+                key = rrset.key
+                if change.action == "DELETE":
+                    current = written.get(key) if key in written or key in deleted else observed.get(key)
+                    if current is not rrset and current != rrset:
+                        return None
+                    if written.pop(key, None) is None:
+                        deleted.add(key)
+                elif change.action == "CREATE" and key not in written and (key in deleted or key not in observed):
+                    written[key] = rrset
+                else:
+                    return None
+        kept = itertools.compress(observed.values(), map(operator.not_, map(deleted.__contains__, observed)))
+        return [*kept, *written.values()], list(written.values())
+
+
+class _AfterView(Mapping[RecordKey, RecordSet]):
+    """`GuardContext.after`, computed when first read (it refers to no context: a context holding
+    it would be a cycle, freed only by a full collection, and a plan's worth of memory until then)."""
+
+    __slots__ = ("_after", "_diff", "_observed")
+
+    def __init__(self, observed: Mapping[RecordKey, RecordSet], diff: Diff) -> None:
+        self._observed, self._diff = observed, diff
+        self._after: dict[RecordKey, RecordSet] | None = None
+
+    def built(self) -> dict[RecordKey, RecordSet]:
+        if self._after is None:
+            self._after = apply_diff(dict(self._observed), self._diff.groups)
+        return self._after
+
+    def __getitem__(self, key: RecordKey) -> RecordSet:
+        return self.built()[key]
+
+    def __iter__(self) -> Iterator[RecordKey]:
+        return iter(self.built())
+
+    def __len__(self) -> int:
+        return len(self.built())
 
 
 @runtime_checkable
@@ -224,7 +287,9 @@ def _after_sets(
     observed: Mapping[RecordKey, RecordSet], diff: Diff, after: Mapping[RecordKey, RecordSet]
 ) -> list[RecordSet]:
     ctx = _shared(observed, diff)
-    return ctx.after_sets if ctx is not None and ctx.after is after else list(after.values())
+    if ctx is not None and (after is ctx.__dict__.get("after_view") or after is ctx.__dict__.get("after")):
+        return ctx.after_sets
+    return list(after.values())
 
 
 def check_failover_pairs(
@@ -254,13 +319,14 @@ def check_alias_targets(
     sets = _after_sets(observed, diff, after)
     # Only a set whose one value starts like an alias can be one: none when no value holds the
     # prefix anywhere (one search over all of them), else picked out before sorting.
-    if ALIAS_PREFIX not in "\n".join(itertools.chain.from_iterable(map(_VALUES, sets))):
+    values = itertools.chain.from_iterable(map(_VALUES, sets))
+    if not any(map(str.startswith, values, itertools.repeat(ALIAS_PREFIX))):
         return []
     aliases = [r for r in sets if len(r.values) == 1 and r.values[0].startswith(ALIAS_PREFIX)]
     if not aliases:
         return []
     before = set(map(_NAME, observed.values()))
-    present = set(map(_NAME, after.values()))
+    present = set(map(_NAME, sets))
     problems = []
     for r in sorted(aliases):
         target = r.alias_target
@@ -297,12 +363,15 @@ def check_geo_default(
     """A geolocation name keeps its default location (CountryCode `*`) once it has one: without
     it, every query from a place no set names gets no answer."""
 
-    def defaults(sets: Mapping[RecordKey, RecordSet]) -> set[tuple[str, str]]:
-        listed = list(sets.values())
+    def defaults(listed: list[RecordSet]) -> set[tuple[str, str]]:
         with_geo = itertools.compress(listed, map(_GEO, listed))
         return {(r.name, r.type) for r in with_geo if ("CountryCode", "*") in (r.geo or ())}
 
-    lost = defaults(observed) - defaults(_after(observed, diff) if after is None else after)
+    before = defaults(list(observed.values()))
+    if not before:  # nothing to lose
+        return []
+    after = _after(observed, diff) if after is None else after
+    lost = before - defaults(_after_sets(observed, diff, after))
     return [
         f"{name} {rtype}: geolocation would lose its default location (CountryCode *)" for name, rtype in sorted(lost)
     ]
@@ -319,7 +388,7 @@ class RoutingGuard:
 
     def check(self, ctx: GuardContext) -> list[str]:
         rule = globals()[self.rule]
-        return rule(ctx.observed, ctx.diff, ctx.after)
+        return rule(ctx.observed, ctx.diff, ctx.after_view)
 
 
 DEFAULT_GUARDS: tuple[Guard, ...] = (
