@@ -785,8 +785,13 @@ def _simple_columns(records: planfile.SimpleRecords, zone: str) -> list[RecordSe
         return None
     sets = list(map(tuple, canon))
     del canon
-    collections.deque(map(sets.__setitem__, several, map(tuple, map(sorted, multi))), maxlen=0)
-    del multi, several
+    # Values written in order (as usual) keep their tuple; the others are sorted into a new one.
+    ordered = list(map(tuple, map(sorted, multi)))
+    unsorted = list(map(operator.ne, ordered, multi))
+    if any(unsorted):
+        several = list(itertools.compress(several, unsorted))
+        collections.deque(map(sets.__setitem__, several, itertools.compress(ordered, unsorted)), maxlen=0)
+    del multi, several, ordered
     fq = list(map(operator.add, names, itertools.repeat(fast.dot_zone)))
     return _column_sets(fq, types, ttls, sets)
 

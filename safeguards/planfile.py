@@ -656,7 +656,7 @@ def _block_yaml(text: str) -> Any:
     names: list[str] = []
     types: list[str] = []
     ttls: list[int] = []
-    split: list[list[str]] = []
+    split: list[tuple[str, ...]] = []
     kinds: dict[str, str] = {}  # each type written once: a plan's types are a handful of words
     numbers: dict[str, int] = {}  # equal TTLs as one number
     # Piece by piece (cut where a line starts a new item), so that only one piece's matches are
@@ -675,7 +675,8 @@ def _block_yaml(text: str) -> Any:
         # leaves no gap), so the block holds nothing but such items.
         if len(n) * overhead + sum(map(len, itertools.chain(n, t, ttl, values))) != cut - pos:
             return None
-        piece = list(map(str.split, values, itertools.repeat(", ")))
+        # Tuples (a list each, freed at once): a set keeps its decoded values as they are.
+        piece: list[Any] = list(map(tuple, map(str.split, values, itertools.repeat(", "))))
         quoted = list(itertools.compress(range(len(values)), map(operator.contains, values, itertools.repeat("'"))))
         plain: list[Iterable[str]] = [n, set(t).difference(kinds)]
         if quoted:
@@ -684,7 +685,7 @@ def _block_yaml(text: str) -> Any:
             unquoted: list[str] = []
             for i in quoted:
                 parts = _QUOTED_OR_PLAIN.findall(values[i])
-                piece[i] = [p or q.replace("''", "'") for q, p in parts]
+                piece[i] = tuple([p or q.replace("''", "'") for q, p in parts])
                 unquoted += [p for _q, p in parts if p]
             plain.append(unquoted)
         else:
