@@ -1209,13 +1209,17 @@ def load_plan(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> 
         )
     except OSError as e:  # missing, a directory, no permission: strerror says which
         _file_problem(p, f"cannot read: {e.strerror or e}")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        _file_problem(p, f"cannot read: not UTF-8 text (byte {e.start})")
+    text: str | bytes
+    if p.suffix.lower() == ".json" and raw.isascii() and b"\r" not in raw:
+        text = raw  # JSON decodes from ASCII bytes as from their text: no second copy (9 MB for 100,000 sets)
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            _file_problem(p, f"cannot read: not UTF-8 text (byte {e.start})")
+        if "\r" in text:  # universal newlines, as reading in text mode would
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
     del raw
-    if "\r" in text:  # universal newlines, as reading in text mode would
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
     with planfile.gc_paused():
         try:
             data = _decode(p, text)
@@ -1232,7 +1236,7 @@ def load_plan(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> 
             _file_problem(p, f"nested too deeply to be a plan ({_DEPTH_NOTE})")
 
 
-def _decode(p: Path, text: str) -> Any:
+def _decode(p: Path, text: str | bytes) -> Any:
     """The document in `text` (JSON for a .json path, else YAML), or PlanInvalid naming line and column."""
     if p.suffix.lower() == ".json":
         try:
@@ -1243,7 +1247,7 @@ def _decode(p: Path, text: str) -> Any:
             _file_problem(p, f"invalid JSON: {e}")
     else:
         try:
-            data = planfile.decode_yaml(text)
+            data = planfile.decode_yaml(text if isinstance(text, str) else text.decode("ascii"))
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -35,7 +35,7 @@ import operator
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -145,7 +145,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def strict_json(text: str) -> Any:
+def strict_json(text: str | bytes) -> Any:
     """The reference: `json.loads` refusing duplicate keys (JSONDecodeError or ValueError)."""
     return json.loads(text, object_pairs_hook=_no_duplicate_keys)
 
@@ -159,9 +159,11 @@ def load_json(text: str) -> Any:
     return data
 
 
-def decode_json(text: str) -> Any:
-    """`load_json(text)`, except that records all in the simple form come as `SimpleRecords`."""
-    if _json_decode is None or "\\u" in text:  # an escaped ':' would hide from the count below
+def decode_json(text: str | bytes) -> Any:
+    """`load_json(text)`, except that records all in the simple form come as `SimpleRecords`.
+    `text` may be ASCII bytes (read from a file: no decoded copy of it is made)."""
+    escape, colon = ("\\u", ":") if isinstance(text, str) else (b"\\u", b":")
+    if _json_decode is None or escape in text:  # type: ignore[operator]  # an escaped ':' would hide from the count below
         return strict_json(text)
     simple = _simple_json(text)
     if simple is not None:
@@ -173,7 +175,7 @@ def decode_json(text: str) -> Any:
     # Every key is followed by exactly one structural colon; colons inside strings appear in the
     # re-encoded document as often as in the input (no escapes for ':' without '\u'). So the two
     # counts differ exactly when a key was repeated and msgspec kept only its last value.
-    if text.count(":") != json_encode(data).count(b":"):
+    if text.count(colon) != json_encode(data).count(b":"):  # type: ignore[arg-type]
         return strict_json(text)
     return data
 
@@ -221,12 +223,13 @@ def shared_ints(ints: Iterable[int]) -> list[int]:
 
 
 if msgspec is not None:  # pragma: no branch - a dependency
+    _SimpleType = Literal["A", "AAAA", "CNAME", "TXT", "MX", "SRV", "CAA", "NS"]
 
     class _SimpleRecord(msgspec.Struct, forbid_unknown_fields=True, gc=False):
         """One record in the simple form; any other key, a missing one or another type is refused."""
 
         name: str
-        type: str
+        type: _SimpleType  # a supported type as written (each decoded as one shared object)
         ttl: int
         values: tuple[str, ...]
 
@@ -248,7 +251,7 @@ else:  # pragma: no cover
     _simple_decode = None
 
 
-def _simple_json(text: str) -> dict[str, Any] | None:
+def _simple_json(text: str | bytes) -> dict[str, Any] | None:
     """The document with its records as `SimpleRecords`, when msgspec can decode it so (typed: a
     record with another key, a missing key or another type of value makes it None, and the caller
     decodes as usual) and provably reads what the strict parser reads: the document's colons
@@ -263,8 +266,6 @@ def _simple_json(text: str) -> dict[str, Any] | None:
     records = doc.records
     names = list(map(_NAME_OF, records))
     types = list(map(_TYPE_OF, records))
-    kinds = {t: t for t in set(types)}  # each type one object: a plan's types are a handful of words
-    types = list(map(kinds.__getitem__, types))
     values = list(map(_VALUES_OF, records))
     ttls = shared_ints(list(map(_TTL_OF, records)))
     del records
@@ -275,7 +276,7 @@ def _simple_json(text: str) -> dict[str, Any] | None:
     keys = 4 * len(names) + json_encode({**top, "records": []}).count(b":")
     inside = sum(map(str.count, ("".join(names), "".join(types), "".join(itertools.chain.from_iterable(values))),
                      itertools.repeat(":")))
-    if text.count(":") != keys + inside:
+    if text.count(":" if isinstance(text, str) else b":") != keys + inside:  # type: ignore[arg-type]
         return None
     top["records"] = SimpleRecords(names, types, ttls, values)
     return top
