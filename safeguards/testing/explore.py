@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import multiprocessing
 import os
@@ -33,7 +34,7 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -186,6 +187,10 @@ def build(scope: Scope, policy: Policy) -> tuple[World, InvariantChecker, Schedu
         sched.add_actor(VANDAL, world.vandal_body())
     checker.attach(sched, trust_footprints=True)
     return world, checker, sched
+
+
+#: Runs of the depth-first search between two full garbage collections.
+_COLLECT_EVERY = 500
 
 
 class _Redundant(Exception):
@@ -392,13 +397,14 @@ class ExploreResult:
 
 
 class _Node:
-    __slots__ = ("chosen", "done", "options", "sleep")
+    __slots__ = ("chosen", "done", "options", "seen", "sleep")
 
     def __init__(self, options: list[Choice], sleep: dict[Choice, frozenset[Any]]) -> None:
         self.options = options
         self.sleep = sleep
         self.done: dict[Choice, frozenset[Any]] = {}
         self.chosen: Choice | None = None
+        self.seen: dict[str, int] | None = None  # the actors' observations here (state caching)
 
 
 #: What `explore_exhaustive` prunes: nothing (every schedule, for soundness tests), schedules
@@ -407,8 +413,44 @@ class _Node:
 Reduction = Literal["none", "sleep", "states"]
 REDUCTIONS: tuple[Reduction, ...] = ("none", "sleep", "states")
 
-#: State caching: state key -> the sleep sets it was explored with (none a subset of another).
-Visited = dict[int, list[frozenset[Choice]]]
+class Visited:
+    """State caching's table: state key -> the sleep sets the state was explored with (none a
+    subset of another). A sleep set is a bit mask over the choices met so far (one bit per
+    distinct choice): small, compared with two integer operations, and invisible to the cyclic
+    garbage collector (a table of millions of ints is never walked)."""
+
+    __slots__ = ("_bits", "table")
+
+    def __init__(self) -> None:
+        self.table: dict[int, int | tuple[int, ...]] = {}
+        self._bits: dict[Choice, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def mask(self, sleep: Iterable[Choice]) -> int:
+        bits = self._bits
+        m = 0
+        for c in sleep:
+            b = bits.get(c)
+            if b is None:
+                b = bits[c] = 1 << len(bits)
+            m |= b
+        return m
+
+    def visit(self, key: int, asleep: int) -> bool:
+        """False if `key` was explored with a sleep set that is a subset of `asleep` (nothing
+        new to explore from it); else record it with `asleep` and return True."""
+        known = self.table.get(key)
+        if known is None:
+            self.table[key] = asleep
+            return True
+        masks = (known,) if isinstance(known, int) else known
+        if any(m & ~asleep == 0 for m in masks):
+            return False
+        kept = tuple(m for m in masks if asleep & ~m != 0)  # drop the ones `asleep` subsumes
+        self.table[key] = (*kept, asleep) if kept else asleep
+        return True
 
 
 class _DepthFirst:
@@ -448,7 +490,7 @@ class _DepthFirst:
     def bind(self, world: World, checker: InvariantChecker, sched: Scheduler) -> None:
         """The run's world, checker and scheduler (what a state key is made of)."""
         self._world, self._checker, self._sched = world, checker, sched
-        if self.visited is not None:
+        if self.visited is not None and self.fresh == 0:
             sched.observe = statekey.observed
 
     def options(self, sched: Scheduler, enabled: Sequence[str], depth: int) -> list[Choice]:
@@ -461,6 +503,13 @@ class _DepthFirst:
     def choose(self, scheduler: Scheduler, enabled: Sequence[str]) -> Choice:
         depth = scheduler.steps
         options = self.options(scheduler, enabled, depth)
+        if self.visited is not None and depth == self.fresh - 1:
+            # The replayed prefix ends here: the actors' observations are the ones recorded at
+            # this node when it was first reached; fold from here on.
+            seen = self.stack[depth].seen
+            assert seen is not None
+            scheduler.restore_observations(seen)
+            scheduler.observe = statekey.observed
         if depth < len(self.stack):
             node = self.stack[depth]
             if node.options != options:
@@ -473,6 +522,8 @@ class _DepthFirst:
             assert node.chosen is not None
             return node.chosen
         node = _Node(options, self._sleep)
+        if self.visited is not None:
+            node.seen = scheduler.observations()
         allowed = options if depth else self.root.share(options)
         pick = next((o for o in allowed if o not in node.sleep), None)
         if pick is None:
@@ -505,18 +556,10 @@ class _DepthFirst:
         """Stop here if this state was explored with no more transitions asleep than now."""
         assert self._world is not None and self._checker is not None and self._sched is not None
         key = statekey.state_key(self._world, self._checker, self._sched, self._used)
-        asleep = frozenset(self._sleep)
         assert self.visited is not None
-        known = self.visited.get(key)
-        if known is None:
-            self.visited[key] = [asleep]
-            return
-        if any(z <= asleep for z in known):
+        if not self.visited.visit(key, self.visited.mask(self._sleep)):
             self.hit = True
             raise _Redundant()
-        # Explored again with this sleep set; keep only the sleep sets no other one subsumes.
-        known[:] = [z for z in known if not asleep <= z]
-        known.append(asleep)
 
 
 @dataclass(frozen=True)
@@ -623,10 +666,18 @@ def _exhaustive_part(
         found=set() if collect_states else None,
     )
     stack: list[_Node] = []
-    visited: Visited | None = {} if reduction == "states" else None
+    visited = Visited() if reduction == "states" else None
     start = time.perf_counter()
+    runs = 0
     with _pinned(cpu):
         while True:
+            runs += 1
+            if runs % _COLLECT_EVERY == 0:
+                # The code under test pauses the collector while it decides and then moves what
+                # survived to the oldest generation, where each run's cycles (its actors' greenlet
+                # frames, its world) wait for a full collection that comes ever more rarely:
+                # gigabytes in minutes. The live heap between runs is small: collect it.
+                gc.collect()
             policy = _DepthFirst(stack, faults, max_faults, root, sleep=reduction != "none", visited=visited)
             run = run_schedule(scope, policy, observe=policy.after_step, state=collect_states)
             result.add(run)

@@ -492,6 +492,16 @@ class Scheduler:
     def crashes(self, name: str) -> int:
         return self._actors[name].crashes
 
+    def observations(self) -> dict[str, int]:
+        """Every actor's `seen` (see `observe`)."""
+        return {name: a.seen for name, a in self._actors.items()}
+
+    def restore_observations(self, seen: Mapping[str, int]) -> None:
+        """Set the actors' `seen` to what `observations` gave at this point of an earlier run of the
+        same schedule: a replayed prefix need not be folded again."""
+        for name, value in seen.items():
+            self._actors[name].seen = value
+
     def local_state(self, name: str) -> tuple[Any, ...]:
         """What determines where actor `name` goes from here, as a hashable value: finished
         (nothing: a finished actor never runs again), or its incarnation, restarts left, where

@@ -57,49 +57,87 @@ if TYPE_CHECKING:
 UNKNOWN_TYPES: set[str] = set()
 _UNIQUE = itertools.count()
 
-_PRIMITIVE = (type(None), bool, int, float, str, bytes)
-_HASHABLE_BY_VALUE: dict[type, bool] = {}
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_PRIMITIVE = frozenset({type(None), bool, int, float, str, bytes})
+#: Types whose instances hash and compare by value (frozen dataclasses whose fields all do):
+#: returned as they are. Learnt per type, from the first instance whose fields all fold to
+#: themselves.
+_BY_VALUE: set[type] = set()
+_FIELDS: dict[type, tuple[tuple[str, ...], bool] | None] = {}
 
 
-def _unique(value: Any) -> tuple[str, int]:
+class _Tag:
+    """Marks what a folded tuple stands for, so that values of different kinds never fold to
+    equal tuples (a list and a tuple of the same items, a map and a set of pairs). Compared by
+    identity: tags live as long as the process, and keys are compared within one process."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+_TUPLE, _LIST, _MAP, _SET, _EXC, _PLAN, _COUNT, _UNIQUE_TAG = map(
+    _Tag, ("tuple", "list", "map", "set", "exc", "plan", "count", "unique")
+)
+
+
+def _unique(value: Any) -> tuple[Any, ...]:
     UNKNOWN_TYPES.add(type(value).__qualname__)
-    return ("<unique>", next(_UNIQUE))
+    return (_UNIQUE_TAG, next(_UNIQUE))
 
 
 def fold(value: Any) -> Any:
-    """`value` as a hashable value compared by value (see the module doc)."""
+    """`value` as a hashable value compared by value (see the module doc): primitives and
+    by-value types as they are, tuples as they are when their items are, the rest as tagged
+    tuples."""
     t = type(value)
-    if t in _PRIMITIVE:
+    if t in _PRIMITIVE or t in _BY_VALUE:
         return value
-    if t is tuple or t is list:
-        return (t.__name__, *map(fold, value))
+    if t is tuple:
+        items = tuple(map(fold, value))
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return (_TUPLE, *items)
+    if t is list:
+        return (_LIST, *map(fold, value))
     if t is Plan:
         # Immutable; the checksum covers zone, owner, records, minimums, retirements, canary.
-        return ("Plan", value.zone, value.generation, value.checksum, value.declared_checksum, value.signature)
+        return (_PLAN, value.zone, value.generation, value.checksum, value.declared_checksum, value.signature)
     if isinstance(value, Mapping):
-        return ("map", frozenset((fold(k), fold(v)) for k, v in value.items()))
+        return (_MAP, frozenset((fold(k), fold(v)) for k, v in value.items()))
     if isinstance(value, set | frozenset):
-        return ("set", frozenset(map(fold, value)))
+        return (_SET, frozenset(map(fold, value)))
     if isinstance(value, BaseException):
         attrs = getattr(value, "__dict__", {})
-        return ("exc", t.__qualname__, str(value), fold(value.args), fold(attrs))
-    if dataclasses.is_dataclass(value):
-        by_value = _HASHABLE_BY_VALUE.get(t)
-        if by_value is None:
-            params = t.__dataclass_params__
-            by_value = _HASHABLE_BY_VALUE[t] = bool(params.eq and params.frozen)
-            _FIELDS[t] = tuple(f.name for f in dataclasses.fields(value))
-        if by_value:
-            try:
-                hash(value)
-                return value  # a frozen dataclass hashes and compares by its fields
-            except TypeError:
-                pass
-        return (t.__qualname__, *(fold(getattr(value, f)) for f in _FIELDS[t]))
+        return (_EXC, t.__qualname__, str(value), fold(value.args), fold(attrs))
     if isinstance(value, itertools.count):
-        return ("count", repr(value))
-    return _unique(value)
+        return (_COUNT, repr(value))
+    if t not in _FIELDS:
+        _FIELDS[t] = _dataclass_fields(t)
+    spec = _FIELDS[t]
+    if spec is None:
+        return _unique(value)
+    names, hashable = spec
+    raw = [getattr(value, f) for f in names]
+    items = tuple(map(fold, raw))
+    if hashable and all(a is b for a, b in zip(items, raw, strict=True)):
+        # Every field folded to itself: this frozen dataclass hashes by value (all fields compared).
+        _BY_VALUE.add(t)
+        return value
+    return (t, *items)
+
+
+def _dataclass_fields(t: type) -> tuple[tuple[str, ...], bool] | None:
+    """A dataclass's fields, and whether it hashes by all of them (frozen, compared, hashed)."""
+    if not dataclasses.is_dataclass(t):
+        return None
+    fields = dataclasses.fields(t)
+    params = t.__dataclass_params__  # type: ignore[attr-defined]
+    hashable = bool(params.eq and params.frozen and all(f.compare and f.hash is not False for f in fields))
+    return tuple(f.name for f in fields), hashable
 
 
 def observed(seen: int, method: str, value: Any, raised: bool) -> int:
