@@ -139,11 +139,13 @@ def check_ownership(
     marked by another owner are refused unless adopted."""
     if adopt:
         return []
-    # Only names not marked as ours can be a problem: the plan's names whose marker names someone
-    # else or no one (picked out in C), of those the ones holding records, sorted.
-    names = plan.managed_names()
-    unmarked = list(itertools.compress(names, map(operator.ne, itertools.repeat(plan.owner), map(owners.get, names))))
-    foreign = set(unmarked).intersection(map(_NAME, observed.values())) if unmarked else ()
+    # Only names not marked as ours can be a problem: the names holding records whose marker names
+    # someone else or no one (picked out in C, in the order held: the owners are keyed by the
+    # zone's own spelling of each name), of those the plan's, sorted.
+    present = list(map(_NAME, observed.values()))
+    others = map(operator.ne, itertools.repeat(plan.owner), map(owners.get, present))
+    unmarked = set(itertools.compress(present, others))
+    foreign = unmarked.intersection(plan.managed_names()) if unmarked else ()
     problems = []
     for name in sorted(foreign):
         owner = owners.get(name)
@@ -191,6 +193,7 @@ class GuardContext:
         refuses (then `after` decides, and raises as it does)."""
         observed = self.observed
         deleted: set[RecordKey] = set()
+        gone: set[int] = set()  # ids of the deleted sets that are the observed objects themselves
         written: dict[RecordKey, RecordSet] = {}
         for group in self.diff.groups:
             for change in group.changes:
@@ -202,12 +205,19 @@ class GuardContext:
                         return None
                     if written.pop(key, None) is None:
                         deleted.add(key)
+                        if current is rrset:
+                            gone.add(id(rrset))
                 elif change.action == "CREATE" and key not in written and (key in deleted or key not in observed):
                     written[key] = rrset
                 else:
                     return None
-        kept = itertools.compress(observed.values(), map(operator.not_, map(deleted.__contains__, observed)))
-        return [*kept, *written.values()], list(written.values())
+        sets = list(observed.values())
+        keep: list[bool] = []
+        if len(deleted) == len(gone):  # every deleted set as observed (the diff's own): known by identity
+            keep = list(map(operator.not_, map(gone.__contains__, map(id, sets))))
+        if len(keep) - sum(keep) != len(deleted):  # else by key (a key tuple hashed per set)
+            keep = list(map(operator.not_, map(deleted.__contains__, observed)))
+        return [*itertools.compress(sets, keep), *written.values()], list(written.values())
 
 
 class _AfterView(Mapping[RecordKey, RecordSet]):
