@@ -334,11 +334,12 @@ def test_teeth_a_rollback_decided_before_a_newer_apply_is_caught() -> None:
 
 def test_every_schedule_of_the_repair_race_holds() -> None:
     """P publishes g3, A applies it and cleans up, V breaks the endpoint, R repairs: every
-    interleaving (2,220 schedules, the rest pruned as equivalent), 0 violations of I1-I6."""
+    interleaving (up to reordering and states reached twice: about 4,000 states), 0 violations
+    of I1-I6."""
     result = explore_exhaustive(REPAIR_SCOPE, workers=WORKERS)
     print(result.summary())
     assert result.complete
-    assert result.schedules > 1000
+    assert result.visited > 1000
     assert result.violating == 0, result.first_failure
 
 
@@ -349,20 +350,20 @@ def test_every_schedule_of_the_rollback_race_holds() -> None:
     result = explore_exhaustive(ROLLBACK_SCOPE, workers=WORKERS)
     print(result.summary())
     assert result.complete
-    assert result.schedules > 500
+    assert result.visited > 500
     assert result.violating == 0, result.first_failure
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scope", [ROLLBACK_SCOPE, REPAIR_SCOPE], ids=["rollback", "repair"])
 def test_schedules_with_one_crash_hold(scope: Scope) -> None:
-    """The same with one crash (and restart) of any actor at any checkpoint: the first
-    DNSSG_RECOVERY_EXHAUSTIVE schedules of the depth-first search per worker (20,000 by default;
-    the rollback race with a crash has more than 32,000 schedules)."""
-    limit = int(os.environ.get("DNSSG_RECOVERY_EXHAUSTIVE", "20000"))
-    result = explore_exhaustive(scope, faults=("crash",), max_faults=1, limit=limit, workers=WORKERS)
+    """The same with one crash (and restart) of any actor at any checkpoint: every schedule (with
+    state caching about 16,000 (rollback) and 21,000 (repair) states, under a minute each; the
+    sleep-set search alone was cut off after 20,000 of its schedules, about 6 minutes)."""
+    result = explore_exhaustive(scope, faults=("crash",), max_faults=1, workers=WORKERS)
     print(result.summary())
-    assert result.schedules >= min(limit, 1000)
+    assert result.complete
+    assert result.visited > 10_000
     assert result.violating == 0, result.first_failure
 
 
