@@ -595,6 +595,7 @@ def explore_exhaustive(
     workers: int = 1,
     collect_states: bool = False,
     reduction: Reduction = "states",
+    max_seconds: float | None = None,
 ) -> ExploreResult:
     """Every schedule of `scope` (up to reordering of independent steps and, with state caching,
     up to the state reached), each with at most `max_faults` faults drawn from `faults` at any
@@ -602,14 +603,15 @@ def explore_exhaustive(
     choice between processes (each subtree is searched without the sleep set its earlier
     siblings would give it, and with its own state cache: a little more work, same cover).
     `collect_states`: keep the end state (`fingerprint`) of every schedule in `.states` and every
-    violation in `.found`. `reduction`: see `Reduction`."""
+    violation in `.found`. `reduction`: see `Reduction`. `max_seconds`: stop (incomplete) after
+    this much wall time per worker."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, not {reduction!r}")
     faults = tuple(faults)
     start = time.perf_counter()
     if workers <= 1:
         result = _exhaustive_part(
-            scope, faults, max_faults, limit, stop_on_violation, _Root(), None, collect_states, reduction
+            scope, faults, max_faults, limit, stop_on_violation, _Root(), None, collect_states, reduction, max_seconds
         )
     else:
         cpus = _cpus()
@@ -628,6 +630,7 @@ def explore_exhaustive(
                         cpus[w % len(cpus)],
                         collect_states,
                         reduction,
+                        max_seconds,
                     )
                     for w in range(workers)
                 ],
@@ -657,6 +660,7 @@ def _exhaustive_part(
     cpu: int | None,
     collect_states: bool = False,
     reduction: Reduction = "states",
+    max_seconds: float | None = None,
 ) -> ExploreResult:
     result = ExploreResult(
         "exhaustive",
@@ -682,6 +686,8 @@ def _exhaustive_part(
             run = run_schedule(scope, policy, observe=policy.after_step, state=collect_states)
             result.add(run)
             if (stop_on_violation and run.violations) or (limit is not None and result.schedules >= limit):
+                break
+            if max_seconds is not None and time.perf_counter() - start >= max_seconds:
                 break
             if not _backtrack(stack, root):
                 result.complete = True
