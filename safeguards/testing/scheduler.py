@@ -509,7 +509,7 @@ class Scheduler:
         folded by `observe`; meaningful only while `observe` is set)."""
         a = self._actors[name]
         if a.state == _DONE:
-            return (name, _DONE)
+            return (name, DONE)
         n = a.incarnation.incarnation if a.incarnation is not None else -1
         return (name, a.state, n, a.restarts, a.crashes, a.checkpoint, a.seen, a.pending)
 

@@ -294,3 +294,98 @@ def test_random_policy_respects_the_fault_budget() -> None:
             sched.add_actor(a, counting_body([], steps=5), restarts=5)
         sched.run()
     assert sum(1 for c in sched.schedule if "+crash" in c) == 2
+
+
+# ---------------------------------------------------------------------------------- observations
+
+
+class _Box:
+    """A shared object an actor reads through `ctx.guard`."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def read(self) -> int:
+        return self.value
+
+    def fail(self) -> int:
+        raise ValueError(f"no {self.value}")
+
+
+def _reader(box: _Box, reads: int = 2):
+    def body(ctx):
+        guarded = ctx.guard(box, name="box")
+        for _ in range(reads):
+            guarded.read()
+            ctx.checkpoint("read")
+        return "done"
+
+    return body
+
+
+def _seen_after(value: int, schedule: list[str], *, observe: bool = True) -> tuple[tuple, dict[str, int]]:
+    from safeguards.testing.statekey import observed
+
+    box = _Box(value)
+    with Scheduler(schedule=schedule) as sched:
+        if observe:
+            sched.observe = observed
+        sched.add_actor("A", _reader(box), restarts=1)
+        for choice in schedule:
+            sched.step(choice)
+        return sched.local_state("A"), sched.observations()
+
+
+def test_observations_summarise_what_an_actor_was_given() -> None:
+    """The same results give the same `seen` (in another scheduler too); other results another."""
+    same, _ = _seen_after(1, ["A", "A"])
+    assert _seen_after(1, ["A", "A"])[0] == same
+    assert _seen_after(2, ["A", "A"])[0] != same  # read 2, not 1: another local state
+    assert _seen_after(1, ["A"])[0] != same  # one read fewer, parked at the same checkpoint
+    assert _seen_after(1, ["A", "A"], observe=False)[0][6] == 0  # folded only while `observe` is set
+
+
+def test_a_crash_starts_the_observations_again() -> None:
+    """A restarted incarnation has observed only what it read since: one read after the crash is
+    the state one read after the start was, but for the incarnation and the restarts left."""
+    fresh, _ = _seen_after(1, ["A"])
+    crashed, _ = _seen_after(1, ["A", "A+crash"])
+    assert crashed[2] == 1 and fresh[2] == 0  # the incarnation
+    assert crashed[6] == fresh[6]  # seen: one read of 1, since the start of the incarnation
+
+
+def test_exceptions_are_observed_with_their_message() -> None:
+    from safeguards.testing.statekey import observed
+
+    def body(ctx):
+        guarded = ctx.guard(box, name="box")
+        with pytest.raises(ValueError):
+            guarded.fail()
+        ctx.checkpoint("failed")
+
+    seen = []
+    for value in (1, 1, 2):
+        box = _Box(value)
+        with Scheduler(schedule=["A"]) as sched:
+            sched.observe = observed
+            sched.add_actor("A", body)
+            sched.step("A")
+            seen.append(sched.local_state("A")[6])
+    assert seen[0] == seen[1] != seen[2]
+
+
+def test_observations_can_be_restored_and_a_finished_actor_has_no_local_state() -> None:
+    from safeguards.testing.statekey import observed
+
+    box = _Box(1)
+    with Scheduler(schedule=[]) as sched:
+        sched.observe = observed
+        sched.add_actor("A", _reader(box))
+        sched.step("A")
+        kept = sched.observations()
+        sched.step("A")
+        assert sched.observations() != kept
+        sched.restore_observations(kept)
+        assert sched.observations() == kept
+        sched.step("A")
+        assert sched.local_state("A") == ("A", DONE)
