@@ -643,7 +643,9 @@ class _FastRecords:
                     canon = [f'"{v}"' for v in values]
                 else:
                     return None
-                if sum(map(len, canon)) > MAX_VALUE_CHARS_PER_BATCH:
+                # A value over Route 53's 4,000 characters is refused record by record (this let
+                # quoted values of up to 32,000 through, which `_parse_values` refuses).
+                if max(map(len, canon)) > MAX_VALUE_CHARS or sum(map(len, canon)) > MAX_VALUE_CHARS_PER_BATCH:
                     return None
             else:
                 if rtype == "CNAME" and len(values) != 1:
@@ -809,8 +811,15 @@ def _canonical_group(rtype: str, group: list[Any], flat: list[str]) -> list[Any]
             out = group
         elif _lines_match(_PLAIN_TXT_LINES, flat):
             out = [[f'"{v}"' for v in vs] for vs in group]
-        else:
-            return None
+        else:  # quoted and plain records side by side: each as `_FastRecords.parse` takes it
+            out = []
+            for vs in group:
+                if all(map(_CANONICAL_TXT.fullmatch, vs)):
+                    out.append(vs)
+                elif all(map(_PLAIN_TXT.fullmatch, vs)):
+                    out.append([f'"{v}"' for v in vs])
+                else:
+                    return None
         # Only when some set has enough values to exceed a batch's characters are they added up.
         if max(map(len, out)) * (MAX_VALUE_CHARS + 2) > MAX_VALUE_CHARS_PER_BATCH and (
             max(map(sum, map(map, itertools.repeat(len), out))) > MAX_VALUE_CHARS_PER_BATCH
