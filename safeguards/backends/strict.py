@@ -780,19 +780,21 @@ class _Verdicts:
         self._seen: dict[tuple[Any, ...], list[tuple[list[tuple[int, Any, Any]], Any]]] = {}
 
     def judge(self, mz: _MemoryZone, changes: Sequence[Change], quotas: Quotas) -> None:
-        try:
-            key = (mz.name, tuple(changes), quotas)
-            hash(key)
-        except TypeError:  # an unhashable field: judge without memory
-            validate_batch(mz.name, mz, changes, quotas)
-            return
+        key = (mz.name, tuple(changes), quotas)
+        hashable = True
         with self._lock:
-            known = self._seen.get(key)
+            try:
+                known = self._seen.get(key)  # hashes the key (once: a tuple does not keep its hash)
+            except TypeError:  # an unhashable field: judge without memory
+                known, hashable = None, False
             for reads, verdict in known or ():
                 if _reads_hold(mz, reads):
                     if verdict is not None:
                         raise _rejected(verdict)
                     return
+        if not hashable:
+            validate_batch(mz.name, mz, changes, quotas)
+            return
         view = _RecordingView(mz)
         verdict = None
         try:
