@@ -596,6 +596,7 @@ def explore_exhaustive(
     collect_states: bool = False,
     reduction: Reduction = "states",
     max_seconds: float | None = None,
+    max_states: int | None = None,
 ) -> ExploreResult:
     """Every schedule of `scope` (up to reordering of independent steps and, with state caching,
     up to the state reached), each with at most `max_faults` faults drawn from `faults` at any
@@ -604,14 +605,25 @@ def explore_exhaustive(
     siblings would give it, and with its own state cache: a little more work, same cover).
     `collect_states`: keep the end state (`fingerprint`) of every schedule in `.states` and every
     violation in `.found`. `reduction`: see `Reduction`. `max_seconds`: stop (incomplete) after
-    this much wall time per worker."""
+    this much wall time per worker; `max_states`: after this many states stored per worker (state
+    caching: a bound on the work that does not depend on the machine)."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, not {reduction!r}")
     faults = tuple(faults)
     start = time.perf_counter()
     if workers <= 1:
         result = _exhaustive_part(
-            scope, faults, max_faults, limit, stop_on_violation, _Root(), None, collect_states, reduction, max_seconds
+            scope,
+            faults,
+            max_faults,
+            limit,
+            stop_on_violation,
+            _Root(),
+            None,
+            collect_states,
+            reduction,
+            max_seconds,
+            max_states,
         )
     else:
         cpus = _cpus()
@@ -631,6 +643,7 @@ def explore_exhaustive(
                         collect_states,
                         reduction,
                         max_seconds,
+                        max_states,
                     )
                     for w in range(workers)
                 ],
@@ -661,6 +674,7 @@ def _exhaustive_part(
     collect_states: bool = False,
     reduction: Reduction = "states",
     max_seconds: float | None = None,
+    max_states: int | None = None,
 ) -> ExploreResult:
     result = ExploreResult(
         "exhaustive",
@@ -688,6 +702,8 @@ def _exhaustive_part(
             if (stop_on_violation and run.violations) or (limit is not None and result.schedules >= limit):
                 break
             if max_seconds is not None and time.perf_counter() - start >= max_seconds:
+                break
+            if max_states is not None and visited is not None and len(visited) >= max_states:
                 break
             if not _backtrack(stack, root):
                 result.complete = True
