@@ -522,3 +522,23 @@ def test_plan_names_union_is_itself_when_it_holds_the_other() -> None:
     assert names | {"a.example.com."} is names
     assert names | {"c.example.com."} == {"a.example.com.", "b.example.com.", "c.example.com."}
     assert names | set() is names
+
+
+@pytest.mark.parametrize("txt", ["plain", "caf\u00e9", "tab\there", "del\x7f"])
+def test_checksum_of_simple_plans_equals_the_json_of_the_canonical_form(txt: str) -> None:
+    """`Plan.checksum` writes simple sets from Structs: the bytes `json.dumps` writes for
+    `Plan.canonical()`, or the generic path when the text needs escapes."""
+    import hashlib
+    import json
+
+    from safeguards.plan import parse_plan
+
+    records = [
+        {"name": "b", "type": "A", "ttl": 300, "values": ["192.0.2.2", "192.0.2.1"]},
+        {"name": "a", "type": "TXT", "ttl": 60, "values": [txt]},
+    ]
+    for doc in ({"zone": ZONE, "generation": 1, "records": records, "retire": ["old"], "canary": ["b"]},
+                {"zone": ZONE, "generation": 1, "records": _columns(records)}):  # fmt: skip
+        plan = parse_plan(doc)
+        want = json.dumps(plan.canonical(), sort_keys=True, separators=(",", ":")).encode()
+        assert plan.checksum == hashlib.sha256(want).hexdigest()
