@@ -859,6 +859,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--history", type=int, default=1, help="plans stored to begin with (the last one live)")
     p.add_argument("--exhaustive", action="store_true", help="depth-first over every schedule")
     p.add_argument("--max-faults", type=int, default=1, help="faults per schedule (exhaustive)")
+    p.add_argument(
+        "--reduction",
+        choices=REDUCTIONS,
+        default="states",
+        help="exhaustive: none, sleep sets, or sleep sets + state caching (default)",
+    )
     p.add_argument("--schedules", type=int, default=1000, help="random schedules")
     p.add_argument("--start", type=int, default=0, help="number of the first random schedule (to resume a run)")
     p.add_argument("--seed", type=int, default=0)
@@ -890,7 +896,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(run.violations)} violation(s); outcomes: {run.outcomes}")
         return 1 if run.violations else 0
     if args.exhaustive:
-        result = explore_exhaustive(scope, faults=faults, max_faults=args.max_faults, workers=args.workers)
+        result = explore_exhaustive(
+            scope, faults=faults, max_faults=args.max_faults, workers=args.workers, reduction=args.reduction
+        )
     else:
         got = _random_cli(args, scope, faults, argv)
         if got is None:
