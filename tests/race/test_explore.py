@@ -93,10 +93,10 @@ def test_exhaustive_search_catches_the_stale_write_without_the_fence(monkeypatch
         (Scope("naive", 2, 1, 1), ("crash",)),
         (Scope("guarded", 2, 2, 1), ()),
         (Scope("guarded", 1, 1, 1, rollbackers=1, history=2), ()),
-        (Scope("guarded", 1, 0, 1, rollbackers=1, cleaners=1, history=2), ("crash",)),
+        (Scope("guarded", 0, 0, 1, repairers=1, vandal=True, history=2), ("crash",)),
         pytest.param(Scope("guarded", 1, 1, 1, repairers=1, vandal=True, history=2), (), marks=pytest.mark.slow),
     ],
-    ids=["naive", "naive-crash", "guarded", "guarded-rollbacker", "rollback-cleanup-crash", "guarded-repairer-vandal"],
+    ids=["naive", "naive-crash", "guarded", "guarded-rollbacker", "repair-vandal-crash", "guarded-repairer-vandal"],
 )
 def test_the_reduction_loses_no_end_state(scope: Scope, faults: tuple[str, ...]) -> None:
     """Soundness of the reductions (sleep sets, state caching, and the footprint tables and state
