@@ -18,7 +18,7 @@ from .fence import Fence, ZoneView, check_token, fence_record_name, marker, pars
 from .guards import DEFAULT_GUARDS, Guard, GuardContext, Verdict, judge
 from .plan import Plan, ensure_valid
 from .planstore import scope
-from .ports import Ports
+from .ports import Ports, view_of
 from .records import RecordKey, RecordSet, owner_name
 from .signing import verify_plan
 
@@ -88,7 +88,7 @@ class Deciders:
         ours = held - unchanged
         sets = [rrset, *(r for r in known.records if r.name in ours), *(marker(n, owner) for n in sorted(ours))]
         sets += [r for r in read.sets if r.name in wanted]
-        return ZoneView.of(zone, sets, owner)
+        return view_of(zone, sets, owner)
 
     def repair(self, zone: str, view: ZoneView, *, force: bool, drift: bool = False) -> d.Decision:
         p, live, key = self.ports, view.fence, scope(zone, view.owner)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar, cast
 
+from . import fence as fence_module
 from .backend import PageStart, RangedListing, Route53Backend
 from .clock import Clock
 from .events import Events
@@ -64,7 +65,7 @@ class Ports:
 
     def read(self, zone_id: str, zone: str, owner: str = DEFAULT_OWNER) -> ZoneView:
         """The zone as one read sees it, for decisions of `owner`."""
-        return ZoneView.of(zone, self.call(lambda: self.backend.list_record_sets(zone_id), zone), owner)
+        return view_of(zone, self.call(lambda: self.backend.list_record_sets(zone_id), zone), owner)
 
     def zone_id(self, zone: str, *, create: bool = False) -> str:
         return self.call(lambda: self.backend.resolve_zone(zone, create=create), zone)
@@ -75,12 +76,12 @@ class Ports:
         each name (StartRecordName), whole pages, contiguous names in one run. The view holds
         whatever those pages held and nothing else: it answers for `names`, never for the zone.
         A backend without ranged listing is read whole."""
-        return ZoneView.of(zone, self._sets_at(zone_id, zone, names), owner)
+        return view_of(zone, self._sets_at(zone_id, zone, names), owner)
 
     def _sets_at(self, zone_id: str, zone: str, names: Iterable[str]) -> list[RecordSet]:
         ranged = self._ranged
         if ranged is None or ranged[0] is not self.backend:
-            ranged = self._ranged = (self.backend, isinstance(self.backend, RangedListing))
+            ranged = self._ranged = (self.backend, _has_ranged_listing(self.backend))
         if not ranged[1]:
             return self.call(lambda: self.backend.list_record_sets(zone_id), zone)
         backend = cast(RangedListing, self.backend)
@@ -111,6 +112,65 @@ class Ports:
         except _NotRanged:
             return self.call(lambda: self.backend.list_record_sets(zone_id), zone)
         return list(got.values())
+
+
+def _has_ranged_listing(backend: object) -> bool:
+    """`isinstance(backend, RangedListing)`, answered without it when the method is there: the
+    runtime protocol check would find it the same way (present and not None), after walking the
+    protocol's attributes and its subclass hook each time (an Applier per actor in the race
+    harness: ~2% of a schedule). When the method is missing, the check itself decides."""
+    return getattr(backend, "list_record_sets_page", None) is not None or isinstance(backend, RangedListing)
+
+
+#: Views of small reads by what was read: (zone, owner, the sets in the order read) -> the view.
+_VIEWS: dict[tuple[str, str, tuple[RecordSet, ...]], ZoneView] = {}
+#: Reads up to this many sets are kept (a zone's worth of a few names); a whole large zone is
+#: neither hashed nor held.
+VIEW_MEMO_SETS = 64
+_VIEWS_MAX = 1024
+#: What a view is computed with (see `_view_code`), as the views kept were.
+_VIEWS_CODE: list[object] = []
+
+
+def _view_code() -> list[object]:
+    """The functions `ZoneView.of` reads a view with: a test that replaces one of them (to take a
+    safeguard out) gets views read by the replacement, not ones kept from before."""
+    return [ZoneView.__dict__["of"], *map(vars(fence_module).get, _VIEW_FUNCTIONS)]
+
+
+_VIEW_FUNCTIONS = ("find_fence", "parse_fence", "marker_owners", "_marker_owner", "check_token", "_number",
+                   "fence_record_name", "fence_name", "owner_name", "Fence")  # fmt: skip
+
+
+def view_of(zone: str, sets: list[RecordSet], owner: str = DEFAULT_OWNER) -> ZoneView:
+    """`ZoneView.of(zone, sets, owner)`, the same view again for an equal small read.
+
+    A view is a pure function of the zone, the owner and the sets in order (their values: the
+    fence, the markers and the keys are read from them), and nothing changes a view once built,
+    so an equal read may share it: a read-back, a re-read after a conflict and the race harness's
+    thousands of schedules read the same few small zones over and over, and parsing the fence
+    and the markers again is most of a small read's cost. Only sets that are exactly `RecordSet`
+    and hashable (immutable values) are keyed; anything else is viewed afresh."""
+    global _VIEWS_CODE
+    if len(sets) > VIEW_MEMO_SETS:
+        return ZoneView.of(zone, sets, owner)
+    got = tuple(sets)
+    try:
+        if not all(type(r) is RecordSet for r in got):
+            return ZoneView.of(zone, got, owner)
+        key = (zone, owner, got)
+        view = _VIEWS.get(key)
+    except TypeError:  # a value that cannot be hashed (a list): not immutable, not kept
+        return ZoneView.of(zone, got, owner)
+    code = _view_code()
+    if code != _VIEWS_CODE:  # compared by identity first: cheap when unchanged
+        _VIEWS.clear()
+        _VIEWS_CODE, view = code, None
+    if view is None:
+        if len(_VIEWS) >= _VIEWS_MAX:
+            _VIEWS.clear()
+        view = _VIEWS[key] = ZoneView.of(zone, got, owner)
+    return view
 
 
 class _NotRanged(Exception):

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from safeguards import decisions
+from safeguards import decisions, ports
 from safeguards.backends.strict import StrictRoute53
 from safeguards.clock import VirtualClock
 from safeguards.errors import BatchRejected
@@ -281,3 +281,12 @@ def test_closing_rounds_kept_under_other_code_are_not_reused(teeth, monkeypatch:
             assert ran != honest  # the safeguard mattered
     assert invariants._code_stamp() == stamp
     assert built.runs(scope, seeds) == honest  # and back
+
+
+@pytest.mark.parametrize("scope", CLOSING_SCOPES, ids=["guarded", "naive", "recovery", "wide"])
+def test_shared_views_of_equal_reads_are_the_views_read_afresh(scope: Scope, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Ports.read`/`read_names` share the view of an equal small read (`ports.view_of`): the
+    same schedules, violations, outcomes and end states as every read viewed afresh."""
+    shared = runs(scope, 60)
+    monkeypatch.setattr(ports, "VIEW_MEMO_SETS", -1)  # every read viewed afresh
+    assert runs(scope, 60) == shared
