@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from .errors import LeaseLost, SafeguardsError
 from .planstore import Lease
 from .ports import Ports
 from .retry import FullJitter, RetryPolicy, stop_after_delay
+
+if TYPE_CHECKING:
+    from .applier import ApplyOptions
 
 
 class LeaseKeeper:
@@ -20,6 +24,9 @@ class LeaseKeeper:
 
     def __init__(self, ports: Ports) -> None:
         self.ports = ports
+        # The waiting policy and the options it was built from: a policy is immutable and keeps
+        # no state between calls, so it is built once per options object, not once per acquire.
+        self._policy: tuple[ApplyOptions, RetryPolicy] | None = None
 
     @contextlib.contextmanager
     def held(self, zone: str) -> Iterator[Lease]:
@@ -38,13 +45,10 @@ class LeaseKeeper:
 
     def _acquire(self, zone: str) -> Lease:
         p = self.ports
-        b = p.options.backoff
-        policy = RetryPolicy(
-            stop=stop_after_delay(p.options.lease_wait),
-            wait=FullJitter(b.base, b.cap, extra=0.05, max_exponent=6),
-            retry_if=lambda exc: isinstance(exc, LeaseLost),
-        )
-        return policy.call(
+        cached = self._policy
+        if cached is None or cached[0] is not p.options:
+            cached = self._policy = (p.options, _waiting(p.options))
+        return cached[1].call(
             lambda: p.store.acquire_lease(zone, p.enactor, p.options.lease_ttl), clock=p.clock, rng=p.rng
         )
 
@@ -62,3 +66,17 @@ class LeaseKeeper:
                 f"{lease.zone}: lease lost while applying generation {generation} (epoch {lease.epoch} "
                 f"became {renewed.epoch}); stopping {where}"
             )
+
+
+def _waiting(options: ApplyOptions) -> RetryPolicy:
+    """How long and how often to ask for a busy lease: up to `lease_wait`, with jitter."""
+    b = options.backoff
+    return RetryPolicy(
+        stop=stop_after_delay(options.lease_wait),
+        wait=FullJitter(b.base, b.cap, extra=0.05, max_exponent=6),
+        retry_if=_lease_busy,
+    )
+
+
+def _lease_busy(exc: BaseException) -> bool:
+    return isinstance(exc, LeaseLost)

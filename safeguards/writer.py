@@ -10,6 +10,7 @@ is invalid (`BatchInvalid`); anything else → `Moved`, and the caller decides a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import decisions as d
 from .diff import ChangeGroup, batch_groups
@@ -31,6 +32,9 @@ from .records import Change, ChangeInfo, RecordSet, is_reserved
 from .results import ApplyResult, Outcome
 from .retry import FullJitter, RetryPolicy, stop_after_attempt, stop_after_delay
 from .staging import plan_stages
+
+if TYPE_CHECKING:
+    from .applier import ApplyOptions
 
 _OUTCOMES: dict[str, Outcome] = {"apply": "applied", "repair": "repaired", "rollback": "rolled-back"}
 
@@ -67,6 +71,22 @@ class ChainWriter:
     def __init__(self, ports: Ports, leases: LeaseKeeper) -> None:
         self.ports = ports
         self.leases = leases
+        # The read-back and INSYNC policies and the options they were built from: immutable and
+        # stateless, so built once per options object rather than once per stage.
+        self._policies: tuple[ApplyOptions, RetryPolicy, RetryPolicy] | None = None
+
+    def _policy(self, insync: bool) -> RetryPolicy:
+        """The policy of the read-back (`insync` False: a lagging read is read again, bounded) or
+        of the INSYNC wait, for the options in force now."""
+        opts = self.ports.options
+        cached = self._policies
+        if cached is None or cached[0] is not opts:
+            b, i = opts.backoff, opts.insync_backoff
+            settle = RetryPolicy(stop=stop_after_attempt(opts.settle_reads + 1), wait=FullJitter(b.base, b.cap))
+            # Full jitter, with a floor so a PENDING change is not polled in a tight loop.
+            wait = RetryPolicy(stop=stop_after_delay(opts.insync_timeout), wait=FullJitter(i.base, i.cap, floor=0.5))
+            cached = self._policies = (opts, settle, wait)
+        return cached[2] if insync else cached[1]
 
     def carry_out(self, decision: d.Decision, zone_id: str, lease: Lease) -> ApplyResult:
         """Write `decision` stage by stage, verifying each; raises `Moved` if the zone moved
@@ -213,8 +233,7 @@ class ChainWriter:
         our sequence means a newer writer owns the zone."""
         p, ours = self.ports, run.last
         names = names | {fence_record_name(run.zone, run.owner)}
-        b = p.options.backoff
-        policy = RetryPolicy(stop=stop_after_attempt(p.options.settle_reads + 1), wait=FullJitter(b.base, b.cap))
+        policy = self._policy(insync=False)
 
         def settled(view: ZoneView) -> bool:
             seen = view.fence
@@ -237,9 +256,7 @@ class ChainWriter:
 
     def _wait_insync(self, run: Run, change_id: str) -> None:
         p = self.ports
-        b = p.options.insync_backoff
-        # Full jitter, with a floor so a PENDING change is not polled in a tight loop.
-        policy = RetryPolicy(stop=stop_after_delay(p.options.insync_timeout), wait=FullJitter(b.base, b.cap, floor=0.5))
+        policy = self._policy(insync=True)
 
         def insync(info: ChangeInfo) -> bool:
             if info.status == "INSYNC":
