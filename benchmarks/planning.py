@@ -400,7 +400,7 @@ def run(quick: bool = False) -> BenchResult:
         empty = Path(tmp) / "empty.jsonl"
         empty.write_text("")
         # One after the other: a ratio of two CPU times is only as good as the two processes' shares
-        # of the cores (two at a time, the same pair read 1.15x and 1.66x in two runs).
+        # of the cores (two at a time, the YAML text pair read 1.44x in one run, 1.15x in the next).
         cli: dict[str, dict[str, Any]] = {}
         for fmt, path in (("json", files["plan_json"]), ("yaml", files["plan_yaml"])):
             cli[fmt] = {
