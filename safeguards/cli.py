@@ -18,13 +18,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from typer.core import TyperCommand
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 from . import __version__, logs
 from .errors import InvalidInput, PlanInvalid, SafeguardsError, ValueOutOfRange, ZoneNotFound
@@ -580,6 +581,8 @@ def _dry_run(p: Any, *, force: bool, adopt: bool, as_json: bool) -> None:
 
 def _apply_progress(p: Any, as_json: bool) -> tuple[Progress, Callable[..., None]]:
     """A progress bar on a terminal (batches done of all), fed by the applier's checkpoints."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         TextColumn("[bold]applying[/] {task.description}"),
         BarColumn(),
@@ -611,6 +614,8 @@ def status(zone: ZoneOpt, owner: OwnerOpt = DEFAULT_OWNER, as_json: JsonOpt = Fa
     live = f"generation {f.label()} ({'complete' if f.done else 'in progress'}, by {f.writer})" if f else "no plan"
     circuit = "[red]OPEN[/] " + _esc(st.state.circuit_reason) if st.state.circuit_open else "[green]closed[/]"
     out.print(f"[bold]{st.zone}[/]  live: {live}  circuit: {circuit}")
+    from rich.table import Table  # only `status` draws a table: not paid by every command's start
+
     table = Table(show_edge=False, header_style="bold")
     for col in ("name", "type", "ttl", "values"):
         table.add_column(col)

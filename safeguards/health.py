@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import socket
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +97,10 @@ class HttpProbe:
         self.name = f"http:{url_template}"
 
     def check(self, rrset: RecordSet, value: str) -> Health:
+        # Imported here: urllib.request pulls in http.client and email (~20 ms of every CLI start).
+        import urllib.error
+        import urllib.request
+
         host = f"[{value}]" if rrset.type == "AAAA" else value
         try:
             with urllib.request.urlopen(self.url_template.format(value=host), timeout=self.timeout) as resp:
