@@ -11,6 +11,7 @@ from .checkpoints import CHECKPOINTS, Checkpoint
 
 log = logging.getLogger("safeguards")
 _STOPPABLE = frozenset(CHECKPOINTS)
+_INFO = logging.INFO
 
 
 class Events:
@@ -24,7 +25,7 @@ class Events:
         """Record event `name` on `zone`; stop at it first if it is a checkpoint."""
         if name in _STOPPABLE:
             self.checkpoint(name, enactor=self.enactor, zone=zone, generation=generation, **fields)
-        if not log.isEnabledFor(logging.INFO):
+        if not log.isEnabledFor(_INFO):
             return
         log.info(
             "%s zone=%s generation=%s checksum=%s %s",

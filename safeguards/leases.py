@@ -48,9 +48,9 @@ class LeaseKeeper:
         cached = self._policy
         if cached is None or cached[0] is not p.options:
             cached = self._policy = (p.options, _waiting(p.options))
-        return cached[1].call(
-            lambda: p.store.acquire_lease(zone, p.enactor, p.options.lease_ttl), clock=p.clock, rng=p.rng
-        )
+        # Looked up once for every attempt of this wait (a busy lease is asked for again and again).
+        acquire, enactor, ttl = p.store.acquire_lease, p.enactor, p.options.lease_ttl
+        return cached[1].call(lambda: acquire(zone, enactor, ttl), clock=p.clock, rng=p.rng)
 
     def renew(self, lease: Lease, generation: int, where: str) -> None:
         """Extend our lease; if another enactor held it in between, stop (and give back the one

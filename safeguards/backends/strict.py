@@ -405,7 +405,8 @@ class StrictRoute53:
             begin = bisect.bisect_left(sets, key, key=list_order)
         end = begin + max(1, min(PAGE_SIZE, int(max_items)))
         nxt = sets[end] if end < len(sets) else None
-        return list(sets[begin:end]), (nxt.name, nxt.type, nxt.set_identifier) if nxt is not None else None
+        # A slice is a new list already: the caller's to keep, nothing of the zone's shared.
+        return sets[begin:end], (nxt.name, nxt.type, nxt.set_identifier) if nxt is not None else None
 
     def change_record_sets(self, zone_id: str, changes: Sequence[Change], comment: str = "") -> ChangeInfo:
         """Judge the whole batch against the current sets; apply all of it or none."""
