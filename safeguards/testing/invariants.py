@@ -555,15 +555,38 @@ class _View:
 _VIEWS: dict[tuple[Any, ...], _View] = {}
 
 
+#: Views by the sets' values (and world shape): the model's list is new after every change, but
+#: the zones a run passes through are few and recur in every schedule; read from the same values,
+#: a view is the same (values, fence, content and pointers are functions of them).
+_VIEWS_BY_VALUE: dict[tuple[Any, ...], _View] = {}
+
+
 def _view(w: World, sets: Sequence[RecordSet]) -> _View:
-    key = (id(sets), w.kind, w.zone, tuple(w.endpoints))
+    shape = (w.kind, w.zone, tuple(w.endpoints))
+    key = (id(sets), *shape)
     view = _VIEWS.get(key)
     if view is None or view.sets is not sets:
-        values = w.values(sets)
-        fence = _parsed(find_fence(sets, w.zone)) if w.kind == "guarded" else None
-        pointers = w.pointers(sets) if w.kind != "guarded" else {}
-        view = _View(sets, values, fence, _content(values), pointers)
-        if isinstance(sets, list) and type(w.model).records is StrictRoute53.records:
+        held = isinstance(sets, list) and type(w.model).records is StrictRoute53.records
+        same: _View | None = None
+        by_value: tuple[Any, ...] | None = None
+        if held and len(sets) <= 256 and all(type(r) is RecordSet for r in sets):
+            try:
+                by_value = (tuple(sets), *shape)
+                same = _VIEWS_BY_VALUE.get(by_value)
+            except TypeError:  # a value that cannot be hashed: read afresh
+                by_value = None
+        if same is not None:
+            view = _View(sets, same.values, same.fence, same.content, same.pointers)
+        else:
+            values = w.values(sets)
+            fence = _parsed(find_fence(sets, w.zone)) if w.kind == "guarded" else None
+            pointers = w.pointers(sets) if w.kind != "guarded" else {}
+            view = _View(sets, values, fence, _content(values), pointers)
+            if by_value is not None:
+                if len(_VIEWS_BY_VALUE) >= 1024:
+                    _VIEWS_BY_VALUE.clear()
+                _VIEWS_BY_VALUE[by_value] = view
+        if held:
             if len(_VIEWS) >= 256:
                 _VIEWS.clear()
             _VIEWS[key] = view

@@ -290,3 +290,24 @@ def test_shared_views_of_equal_reads_are_the_views_read_afresh(scope: Scope, mon
     shared = runs(scope, 60)
     monkeypatch.setattr(ports, "VIEW_MEMO_SETS", -1)  # every read viewed afresh
     assert runs(scope, 60) == shared
+
+
+class _Forgetful(dict):  # type: ignore[type-arg]
+    """A cache that keeps nothing."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("scope", CLOSING_SCOPES, ids=["guarded", "naive", "recovery", "wide"])
+def test_checks_of_a_zone_equal_to_one_checked_before_are_the_checks_read_afresh(
+    scope: Scope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invariants read a zone equal to one read before (another list of equal sets) from the
+    view kept by value: the same schedules, violations, outcomes and end states as every zone's
+    list read afresh."""
+    kept = runs(scope, 60)
+    monkeypatch.setattr(invariants, "_VIEWS", _Forgetful())
+    monkeypatch.setattr(invariants, "_VIEWS_BY_VALUE", _Forgetful())
+    monkeypatch.setattr(invariants, "REUSE_CLOSING", False)  # closing rounds checked afresh too
+    assert runs(scope, 60) == kept
