@@ -109,19 +109,23 @@ class RetryPolicy:
     ) -> T:
         """Call `fn`; on an error `retry_if` accepts, wait and call again until `stop`; the last
         error propagates."""
-        start = clock.now()
+        now = clock.now  # looked up once per call (a clock behind a proxy pays per lookup)
+        start = now()
         attempt = 0
+        sleep: Callable[[float], None] | None = None
         while True:
             try:
                 return fn()
             except BaseException as exc:
                 attempt += 1
-                if not self.retry_if(exc) or self.stop(RetryState(attempt, clock.now() - start)):
+                if not self.retry_if(exc) or self.stop(RetryState(attempt, now() - start)):
                     raise
                 wait = self.wait(attempt - 1, rng)
                 if on_retry is not None:
                     on_retry(attempt, exc, wait)
-                clock.sleep(wait)
+                if sleep is None:
+                    sleep = clock.sleep
+                sleep(wait)
 
     def poll(
         self, fn: Callable[[], T], done: Callable[[T], bool], *, clock: Clock, rng: random.Random
