@@ -15,6 +15,10 @@ import pytest
 from safeguards.testing.models.runner import RUNS, Result, Run, SpinMissing, tools, verify, verify_all
 from safeguards.testing.models.trail import parse_trail, replay_in_harness, schedule
 
+# Under pytest-xdist these tests share one worker:
+# every Spin run is made once per module (`results`), not once per worker.
+pytestmark = pytest.mark.xdist_group("spin-models")
+
 try:
     tools()
     MISSING = ""

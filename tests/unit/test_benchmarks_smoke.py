@@ -13,6 +13,10 @@ from typing import Any
 
 import pytest
 
+# Under pytest-xdist these tests share one worker:
+# the quick benchmark run (`report`) is made once per module, not once per worker.
+pytestmark = pytest.mark.xdist_group("benchmarks-smoke")
+
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = ["api", "planning", "apply", "explore", "pulumi"]
 

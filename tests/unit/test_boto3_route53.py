@@ -35,6 +35,10 @@ from safeguards.errors import (
 from safeguards.records import Change, RecordSet
 from safeguards.testing.moto_server import moto_server
 
+# Under pytest-xdist these tests share one worker:
+# one moto server per module (`endpoint`), not once per worker.
+pytestmark = pytest.mark.xdist_group("moto-route53")
+
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
 

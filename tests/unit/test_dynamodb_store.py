@@ -24,6 +24,10 @@ from safeguards.stores.dynamodb import DynamoPlanStore, make_dynamodb_client
 from safeguards.stores.schema import LEASE_TABLE_SCHEMA, PLAN_TABLE_SCHEMA, ensure_tables
 from safeguards.testing.moto_server import moto_server
 
+# Under pytest-xdist these tests share one worker:
+# one moto server per module (`endpoint`), not once per worker.
+pytestmark = pytest.mark.xdist_group("moto-dynamodb-store")
+
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 PLANS, LEASES = "dnssg-plans", "dnssg-leases"
 

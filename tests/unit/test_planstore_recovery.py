@@ -25,6 +25,10 @@ from safeguards.stores.schema import ensure_tables
 from safeguards.stores.sqlite import SqlitePlanStore
 from safeguards.testing.moto_server import moto_server
 
+# Under pytest-xdist these tests share one worker:
+# one moto server per module (`endpoint`), not once per worker.
+pytestmark = pytest.mark.xdist_group("moto-planstore-recovery")
+
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 PLANS, LEASES = "dnssg-plans", "dnssg-leases"
 
