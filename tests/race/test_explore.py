@@ -9,6 +9,7 @@ larger exhaustive scopes, several minutes each).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 
 import pytest
@@ -220,24 +221,39 @@ def test_the_naive_enactor_is_caught_within_100_random_schedules() -> None:
     assert [str(v) for v in again.violations] == [str(v) for v in failure.violations]
 
 
+def _ci_sized_parts(parts: int = 4) -> list[tuple[Scope, int, int]]:
+    """SCHEDULES random schedules over three scopes: 80% the race (2 enactors, 2 plans, 2
+    names) in `parts` consecutive ranges, 10% the same without leases (the fence alone), the
+    rest a wider one (3 enactors x 2 rounds, 3 plans, 3 names). The ranges of one scope are
+    the schedules one run of it would make (seeds "2025/i"), cut so that pytest-xdist can give
+    them to different workers."""
+    race = SCHEDULES * 8 // 10
+    cuts = [race * k // parts for k in range(parts + 1)]
+    out = [(Scope("guarded", 2, 2, 2), a, b - a) for a, b in itertools.pairwise(cuts)]
+    out.append((Scope("guarded", 2, 2, 2, use_lease=False), 0, SCHEDULES // 10))
+    out.append((Scope("guarded", 3, 3, 3, rounds=2), 0, SCHEDULES - race - SCHEDULES // 10))
+    return out
+
+
 @pytest.mark.slow
-def test_ci_sized_random_exploration_with_faults() -> None:
-    """The CI-sized run: SCHEDULES random schedules with every fault kind (10% of steps carry
-    one), over three scopes: the race (2 enactors, 2 plans, 2 names), the same without leases
-    (the fence alone), and a wider one (3 enactors x 2 rounds, 3 plans, 3 names)."""
-    runs = [
-        (Scope("guarded", 2, 2, 2), SCHEDULES * 8 // 10),
-        (Scope("guarded", 2, 2, 2, use_lease=False), SCHEDULES // 10),
-        (Scope("guarded", 3, 3, 3, rounds=2), SCHEDULES - SCHEDULES * 8 // 10 - SCHEDULES // 10),
-    ]
-    total = elapsed = 0.0
-    for scope, n in runs:
-        result = explore_random(scope, schedules=n, seed=2025, faults=FAULTS, fault_rate=0.1, workers=WORKERS)
-        print(result.summary())
-        assert result.schedules == n
-        assert result.violating == 0, result.first_failure
-        if n >= 1000:  # every kind of fault took effect, many times
-            assert all(result.faults_fired.get(f, 0) >= n // 1000 for f in FAULTS), result.faults_fired
-        total += result.schedules
-        elapsed += result.elapsed
-    print(f"CI-sized random run: {total:.0f} schedules in {elapsed:.0f} s, {total / elapsed:.0f} schedules/s")
+@pytest.mark.parametrize(
+    ("scope", "start", "n"),
+    _ci_sized_parts(),
+    ids=[f"{s.enactors}x{s.plans}x{s.names}{'-no-lease' * (not s.use_lease)}-{a}" for s, a, _ in _ci_sized_parts()],
+)
+def test_ci_sized_random_exploration_with_faults(scope: Scope, start: int, n: int) -> None:
+    """The CI-sized run (SCHEDULES random schedules in all, see `_ci_sized_parts`), every fault
+    kind, 10% of steps carry one; each part asserts that every fault kind took effect."""
+    result = explore_random(scope, schedules=n, seed=2025, start=start, faults=FAULTS, fault_rate=0.1, workers=WORKERS)
+    print(result.summary())
+    assert result.schedules == n
+    assert result.violating == 0, result.first_failure
+    if n >= 1000:  # every kind of fault took effect, many times
+        assert all(result.faults_fired.get(f, 0) >= n // 1000 for f in FAULTS), result.faults_fired
+
+
+def test_the_ci_sized_parts_are_the_schedules_of_one_run() -> None:
+    parts = _ci_sized_parts()
+    assert sum(n for _, _, n in parts) == SCHEDULES
+    race = [(start, n) for scope, start, n in parts if scope == Scope("guarded", 2, 2, 2)]
+    assert [start for start, _ in race] == [0] + [a + n for a, n in race[:-1]]  # consecutive, from 0
