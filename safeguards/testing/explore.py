@@ -648,19 +648,25 @@ def explore_exhaustive(
                     for w in range(workers)
                 ],
             )
-        result = ExploreResult(
-            "exhaustive",
-            scope,
-            faults,
-            states=set() if collect_states else None,
-            found=set() if collect_states else None,
-        )
+        result = _exhaustive_result(scope, faults, collect_states)
         for part in parts:
             result.merge(part)
         result.complete = all(p.complete for p in parts)
     result.elapsed = time.perf_counter() - start
     result.workers = max(1, workers)
     return result
+
+
+def _exhaustive_result(scope: Scope, faults: tuple[str, ...], collect_states: bool) -> ExploreResult:
+    """An empty result of an exhaustive search (with the sets of end states and findings when
+    they are collected)."""
+    return ExploreResult(
+        "exhaustive",
+        scope,
+        faults,
+        states=set() if collect_states else None,
+        found=set() if collect_states else None,
+    )
 
 
 def _exhaustive_part(
@@ -676,13 +682,7 @@ def _exhaustive_part(
     max_seconds: float | None = None,
     max_states: int | None = None,
 ) -> ExploreResult:
-    result = ExploreResult(
-        "exhaustive",
-        scope,
-        faults,
-        states=set() if collect_states else None,
-        found=set() if collect_states else None,
-    )
+    result = _exhaustive_result(scope, faults, collect_states)
     stack: list[_Node] = []
     visited = Visited() if reduction == "states" else None
     start = time.perf_counter()
