@@ -107,29 +107,49 @@ def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
     return data
 
 
+#: A pause that leaves fewer new objects than this alive just re-enables the collector: the young
+#: collections walk them cheaply, and promoting them would only push short-lived cycles (an
+#: exploration's per-schedule garbage) to where nothing collects them soon.
+PROMOTE_AT = 50_000
+#: Promotion bypasses the collector's own trigger for full collections (it counts objects that
+#: reach the oldest generation through middle collections only), so after this many promoted
+#: objects one full collection runs: a long-running enactor or a million explored schedules
+#: would otherwise keep every cycle that became garbage since (gigabytes, found by a
+#: million-schedule run that was OOM-killed at 12 GB per worker).
+FULL_COLLECTION_AFTER = 4_000_000
+_promoted = 0
+
+
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """The cyclic garbage collector paused for a bulk build of acyclic objects (a 100,000-set plan
     makes over a million; each automatic collection would walk them all again: half the time
     of a parse). Reference counting frees as usual; the previous state is restored.
 
-    On leaving the outermost pause, the objects allocated meanwhile that are still alive (the plan,
-    the view, the diff: built to last the whole decision) are moved to the oldest generation at
-    once, `gc.freeze()` then `gc.unfreeze()` (two list splices, no walk), instead of being walked
-    by the next young collection and again by the middle one on their way there: on 100,000 sets
-    that was over 0.1 s of every plan. Nothing is withheld from the collector: the objects are
-    collected as usual, by full collections (a cycle that became garbage meanwhile is freed by the
-    next full collection rather than the next young one). Skipped when the program froze objects
-    itself (`gc.get_freeze_count()`): `unfreeze` would undo its freeze."""
+    On leaving the outermost pause after a bulk build (`PROMOTE_AT` objects or more still alive:
+    the plan, the view, the diff, built to last the whole decision), they are moved to the oldest
+    generation at once, `gc.freeze()` then `gc.unfreeze()` (two list splices, no walk), instead of
+    being walked by the next young collection and again by the middle one on their way there: on
+    100,000 sets that was over 0.1 s of every plan. Nothing is withheld from the collector: every
+    `FULL_COLLECTION_AFTER` promoted objects a full collection runs (the collector would not start
+    one for them by itself). Promotion is skipped when the program froze objects itself
+    (`gc.get_freeze_count()`): `unfreeze` would undo its freeze."""
+    global _promoted
     was_enabled = gc.isenabled()
     gc.disable()
+    before = gc.get_count()[0]
     try:
         yield
     finally:
         if was_enabled:
-            if gc.get_freeze_count() == 0:
+            grown = gc.get_count()[0] - before
+            if grown >= PROMOTE_AT and gc.get_freeze_count() == 0:
                 gc.freeze()
                 gc.unfreeze()
+                _promoted += grown
+                if _promoted >= FULL_COLLECTION_AFTER:
+                    _promoted = 0
+                    gc.collect()
             gc.enable()
 
 
